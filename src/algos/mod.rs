@@ -1,0 +1,3 @@
+pub mod lamport;
+pub mod vector;
+pub mod workload;

@@ -1,0 +1,90 @@
+//! The options every binary shares (one clap struct, flattened into each binary's own).
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::faults::{self, Crash, FaultPlan, Partition};
+
+/// Common options: driver, seed, time limit, outputs and the fault plan.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Run all ranks in this process under the deterministic simulator (no mpirun).
+    #[arg(long, help_heading = "Run")]
+    pub sim: bool,
+    /// Number of simulated ranks (with --sim or --seeds; under mpirun use mpirun's -np).
+    #[arg(long, value_name = "N", help_heading = "Run")]
+    pub np: Option<usize>,
+    /// Seed of every random choice (latencies, faults, the algorithm's own RNG).
+    #[arg(long, default_value_t = 1, value_name = "S", help_heading = "Run")]
+    pub seed: u64,
+    /// Sweep seeds A..B (end exclusive) in the simulator; exit 0 only if every seed passes.
+    #[arg(long, value_name = "A..B", value_parser = parse_seeds, conflicts_with_all = ["seed", "report", "trace", "diagram"], help_heading = "Run")]
+    pub seeds: Option<Range<u64>>,
+    /// Give up after SECS (wall clock under MPI, virtual time in the simulator): exit 3.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_timeout, help_heading = "Run")]
+    pub timeout: f64,
+    /// Write a JSON report of the run (schema in the README).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub report: Option<PathBuf>,
+    /// Write the run's events as a ShiViz log (regex in the README).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub trace: Option<PathBuf>,
+    /// Draw the run as an SVG space-time diagram (readable up to ~8 ranks, ~200 events).
+    #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
+    pub diagram: Option<PathBuf>,
+    /// Crash-stop RANK at MS milliseconds after the start (repeatable).
+    #[arg(long = "crash", value_name = "RANK@MS", value_parser = faults::parse_crash, help_heading = "Faults")]
+    pub crashes: Vec<Crash>,
+    /// Drop each message with probability P.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = faults::parse_probability, help_heading = "Faults")]
+    pub drop: f64,
+    /// Duplicate each message with probability P.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = faults::parse_probability, help_heading = "Faults")]
+    pub dup: f64,
+    /// Delay each message copy by a uniform MIN..MAX milliseconds (reorders messages).
+    #[arg(long, value_name = "MIN..MAX", value_parser = faults::parse_delay, help_heading = "Faults")]
+    pub delay: Option<(u64, u64)>,
+    /// Drop messages between groups during FROM..TO ms, e.g. 0,1|2,3@100..300 (repeatable).
+    #[arg(long = "partition", value_name = "G|G@FROM..TO", value_parser = faults::parse_partition, help_heading = "Faults")]
+    pub partitions: Vec<Partition>,
+}
+
+impl CommonArgs {
+    /// The fault plan the flags describe.
+    pub fn faults(&self) -> FaultPlan {
+        FaultPlan {
+            crashes: self.crashes.clone(),
+            drop: self.drop,
+            dup: self.dup,
+            delay_ms: self.delay,
+            partitions: self.partitions.clone(),
+        }
+    }
+    /// Whether to run in the simulator.
+    pub fn simulated(&self) -> bool {
+        self.sim || self.seeds.is_some()
+    }
+    /// Whether the event history must be recorded for outputs.
+    pub fn wants_history(&self) -> bool {
+        self.trace.is_some() || self.diagram.is_some()
+    }
+}
+
+fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
+    let (a, b) = faults::parse_range(s, "--seeds")?;
+    if a == b {
+        return Err(format!("--seeds {s} is empty: the end is exclusive, try {a}..{}", a + 1));
+    }
+    Ok(a..b)
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 86_400.0 => Ok(t),
+        _ => Err(format!(
+            "the timeout must be a number of seconds between 0 and 86400, got '{s}'"
+        )),
+    }
+}

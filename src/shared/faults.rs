@@ -1,0 +1,304 @@
+//! The fault plan: crash-stop ranks and fair-loss, duplicating, reordering links.
+//!
+//! One plan, parsed from the common flags, applied by both drivers at the transport boundary:
+//! the sender decides each message's fate from its own seeded RNG, so a simulated run is
+//! reproducible and an MPI run injects the same kinds of faults. Algorithms that need reliable
+//! links build them on top; the runtime does not hide loss.
+
+use std::fmt;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::process::Rank;
+
+/// `--crash RANK@MS`: the rank stops at that time and never recovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crash {
+    pub rank: Rank,
+    pub at_ms: u64,
+}
+
+/// `--partition 0,1|2,3@FROM..TO`: messages between different groups are dropped in
+/// `[from_ms, to_ms)`. A rank named in no group is not cut off from anyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Partition {
+    pub groups: Vec<Vec<Rank>>,
+    pub from_ms: u64,
+    pub to_ms: u64,
+}
+
+impl Partition {
+    fn group_of(&self, r: Rank) -> Option<usize> {
+        self.groups.iter().position(|g| g.contains(&r))
+    }
+    /// Whether a message from `a` to `b` sent at `t_ms` crosses the cut while it is up.
+    pub fn cuts(&self, a: Rank, b: Rank, t_ms: u64) -> bool {
+        if t_ms < self.from_ms || t_ms >= self.to_ms {
+            return false;
+        }
+        matches!((self.group_of(a), self.group_of(b)), (Some(x), Some(y)) if x != y)
+    }
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultPlan {
+    pub crashes: Vec<Crash>,
+    pub drop: f64,
+    pub dup: f64,
+    /// Extra per-message delay, uniform in `[min, max]` milliseconds.
+    pub delay_ms: Option<(u64, u64)>,
+    pub partitions: Vec<Partition>,
+}
+
+/// What happens to one message at the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Lost (`--drop` or a partition).
+    Dropped,
+    /// Sent once, after an extra delay (µs).
+    Once(u64),
+    /// Sent twice, each copy with its own extra delay (µs).
+    Twice(u64, u64),
+}
+
+impl FaultPlan {
+    /// True when the plan injects nothing.
+    pub fn is_empty(&self) -> bool {
+        self.crashes.is_empty()
+            && self.drop == 0.0
+            && self.dup == 0.0
+            && self.delay_ms.is_none()
+            && self.partitions.is_empty()
+    }
+
+    /// When `rank` crashes, if ever (the earliest of its crashes).
+    pub fn crash_time_ms(&self, rank: Rank) -> Option<u64> {
+        self.crashes
+            .iter()
+            .filter(|c| c.rank == rank)
+            .map(|c| c.at_ms)
+            .min()
+    }
+
+    /// Reject a plan that names ranks outside `0..np`, with one sentence.
+    pub fn validate(&self, np: usize) -> Result<(), String> {
+        for c in &self.crashes {
+            if c.rank >= np {
+                return Err(format!(
+                    "--crash {}@{}: rank {} does not exist (ranks are 0..{})",
+                    c.rank,
+                    c.at_ms,
+                    c.rank,
+                    np.saturating_sub(1)
+                ));
+            }
+        }
+        for p in &self.partitions {
+            if let Some(r) = p.groups.iter().flatten().find(|&&r| r >= np) {
+                return Err(format!(
+                    "--partition names rank {r}, which does not exist (ranks are 0..{})",
+                    np.saturating_sub(1)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Decide the fate of a message from `from` to `to` sent at `t_us`.
+    pub fn fate(&self, from: Rank, to: Rank, t_us: u64, rng: &mut ChaCha8Rng) -> Fate {
+        if self.is_empty() {
+            return Fate::Once(0);
+        }
+        let t_ms = t_us / 1000;
+        if self.partitions.iter().any(|p| p.cuts(from, to, t_ms)) {
+            return Fate::Dropped;
+        }
+        if self.drop > 0.0 && rng.gen_bool(self.drop) {
+            return Fate::Dropped;
+        }
+        let dup = self.dup > 0.0 && rng.gen_bool(self.dup);
+        let first = self.extra_delay_us(rng);
+        if dup {
+            Fate::Twice(first, self.extra_delay_us(rng))
+        } else {
+            Fate::Once(first)
+        }
+    }
+
+    fn extra_delay_us(&self, rng: &mut ChaCha8Rng) -> u64 {
+        match self.delay_ms {
+            Some((lo, hi)) => rng.gen_range(lo * 1000..=hi * 1000),
+            None => 0,
+        }
+    }
+}
+
+impl fmt::Display for FaultPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return write!(f, "none");
+        }
+        let mut parts = Vec::new();
+        for c in &self.crashes {
+            parts.push(format!("crash rank {} at {} ms", c.rank, c.at_ms));
+        }
+        if self.drop > 0.0 {
+            parts.push(format!("drop {}", self.drop));
+        }
+        if self.dup > 0.0 {
+            parts.push(format!("dup {}", self.dup));
+        }
+        if let Some((lo, hi)) = self.delay_ms {
+            parts.push(format!("delay {lo}..{hi} ms"));
+        }
+        for p in &self.partitions {
+            let groups: Vec<String> = p
+                .groups
+                .iter()
+                .map(|g| g.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","))
+                .collect();
+            parts.push(format!(
+                "partition {} during {}..{} ms",
+                groups.join("|"),
+                p.from_ms,
+                p.to_ms
+            ));
+        }
+        write!(f, "{}", parts.join(", "))
+    }
+}
+
+// ---- parsers for the command line (clap value parsers: one sentence on error) ----
+
+fn parse_u64(s: &str, what: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("{what} must be a non-negative integer, got '{s}'"))
+}
+
+/// `MIN..MAX` of non-negative integers with MIN <= MAX.
+pub fn parse_range(s: &str, what: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("{what} must look like MIN..MAX, got '{s}'"))?;
+    let (a, b) = (parse_u64(a, what)?, parse_u64(b, what)?);
+    if a > b {
+        return Err(format!("{what}: MIN must not exceed MAX in '{s}'"));
+    }
+    Ok((a, b))
+}
+
+/// `RANK@MS`.
+pub fn parse_crash(s: &str) -> Result<Crash, String> {
+    let (r, t) = s
+        .split_once('@')
+        .ok_or_else(|| format!("a crash looks like RANK@MS (e.g. 2@100), got '{s}'"))?;
+    Ok(Crash {
+        rank: parse_u64(r, "the crashed rank")? as Rank,
+        at_ms: parse_u64(t, "the crash time")?,
+    })
+}
+
+/// A probability in `[0, 1]`.
+pub fn parse_probability(s: &str) -> Result<f64, String> {
+    let p: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a probability between 0 and 1, got '{s}'"))?;
+    if !(0.0..=1.0).contains(&p) {
+        return Err(format!("a probability must be between 0 and 1, got {p}"));
+    }
+    Ok(p)
+}
+
+/// `MIN..MAX` milliseconds.
+pub fn parse_delay(s: &str) -> Result<(u64, u64), String> {
+    parse_range(s, "the delay (ms)")
+}
+
+/// `0,1|2,3@FROM..TO`.
+pub fn parse_partition(s: &str) -> Result<Partition, String> {
+    let (groups, window) = s.split_once('@').ok_or_else(|| {
+        format!("a partition looks like 0,1|2,3@FROM..TO (ms), got '{s}'")
+    })?;
+    let (from_ms, to_ms) = parse_range(window, "the partition window (ms)")?;
+    let groups = groups
+        .split('|')
+        .map(|g| {
+            g.split(',')
+                .map(|r| parse_u64(r, "a partitioned rank").map(|r| r as Rank))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if groups.len() < 2 {
+        return Err(format!(
+            "a partition needs at least two groups separated by '|', got '{s}'"
+        ));
+    }
+    let mut seen: Vec<Rank> = groups.iter().flatten().copied().collect();
+    seen.sort_unstable();
+    if seen.windows(2).any(|w| w[0] == w[1]) {
+        return Err(format!("a partition names a rank in two groups: '{s}'"));
+    }
+    Ok(Partition {
+        groups,
+        from_ms,
+        to_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn parses_flags() {
+        assert_eq!(parse_crash("2@150"), Ok(Crash { rank: 2, at_ms: 150 }));
+        assert!(parse_crash("2").is_err());
+        assert_eq!(parse_delay("1..20"), Ok((1, 20)));
+        assert!(parse_delay("20..1").is_err());
+        assert!(parse_probability("1.5").is_err());
+        assert!(parse_probability("-0.1").is_err());
+        assert_eq!(parse_probability("0.25"), Ok(0.25));
+        let p = parse_partition("0,1|2,3@10..20").unwrap();
+        assert_eq!(p.groups, vec![vec![0, 1], vec![2, 3]]);
+        assert!(p.cuts(0, 2, 10) && !p.cuts(0, 1, 10) && !p.cuts(0, 2, 20) && !p.cuts(0, 4, 15));
+        assert!(parse_partition("0,1@1..2").is_err());
+        assert!(parse_partition("0,1|1@1..2").is_err());
+    }
+
+    #[test]
+    fn validates_ranks() {
+        let plan = FaultPlan {
+            crashes: vec![Crash { rank: 4, at_ms: 0 }],
+            ..Default::default()
+        };
+        assert!(plan.validate(4).unwrap_err().contains("rank 4 does not exist"));
+        assert!(plan.validate(5).is_ok());
+    }
+
+    #[test]
+    fn fate_follows_probabilities() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let plan = FaultPlan {
+            drop: 0.3,
+            dup: 0.5,
+            delay_ms: Some((1, 2)),
+            ..Default::default()
+        };
+        let fates: Vec<Fate> = (0..10_000).map(|_| plan.fate(0, 1, 0, &mut rng)).collect();
+        let dropped = fates.iter().filter(|f| **f == Fate::Dropped).count();
+        let twice = fates.iter().filter(|f| matches!(f, Fate::Twice(..))).count();
+        assert!((2700..3300).contains(&dropped), "{dropped}");
+        assert!((3200..3800).contains(&twice), "{twice}");
+        assert!(fates.iter().all(|f| match f {
+            Fate::Once(d) => (1000..=2000).contains(d),
+            Fate::Twice(a, b) => (1000..=2000).contains(a) && (1000..=2000).contains(b),
+            Fate::Dropped => true,
+        }));
+    }
+}

@@ -1,0 +1,250 @@
+//! One rank as both drivers see it: the algorithm's process plus what the runtime keeps around
+//! it (timers, seeded RNGs, fault decisions, metrics, the event recorder).
+//!
+//! Everything that must behave the same under MPI and in the simulator lives here, so the two
+//! drivers only differ in how bytes move and how time passes.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::faults::{Fate, FaultPlan};
+use super::history::{Event, Recorder};
+use super::process::{process_rng, Ctx, Effect, Kind, Process, Rank};
+use super::report::{Metrics, RankResult};
+use rand_chacha::ChaCha8Rng;
+
+/// What travels between ranks: the algorithm's message plus runtime metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<M> {
+    /// The sender's message sequence number (identifies the message in the history).
+    pub seq: u64,
+    /// Length of the longest causal chain of messages ending with this one, minus one.
+    pub steps: u64,
+    /// The sender's ground-truth vector timestamp, when the history is recorded.
+    pub vc: Option<Vec<u64>>,
+    pub msg: M,
+}
+
+/// A message leaving a rank, with the extra delay the fault plan gave this copy.
+#[derive(Debug, Clone)]
+pub struct Outgoing<M> {
+    pub to: Rank,
+    pub delay_us: u64,
+    pub env: Envelope<M>,
+}
+
+/// A rank: the process and its runtime state.
+pub struct Node<P: Process> {
+    pub rank: Rank,
+    np: usize,
+    proc: P,
+    rng: ChaCha8Rng,
+    net_rng: ChaCha8Rng,
+    faults: FaultPlan,
+    rec: Recorder,
+    pub metrics: Metrics,
+    /// Armed timers: (timer, deadline µs, arming order for deterministic ties).
+    timers: Vec<(P::Timer, u64, u64)>,
+    timer_seq: u64,
+    next_seq: u64,
+    steps: u64,
+    done: bool,
+    crashed: bool,
+    effects: Vec<Effect<P::Msg, P::Timer>>,
+}
+
+const LABEL_MAX: usize = 96;
+
+fn label_of<M: std::fmt::Debug>(verb: &str, dir: &str, peer: Rank, msg: &M) -> String {
+    let mut s = format!("{verb} {msg:?} {dir} rank{peer}");
+    if s.len() > LABEL_MAX {
+        let mut cut = LABEL_MAX;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+impl<P: Process> Node<P> {
+    pub fn new(proc: P, rank: Rank, np: usize, seed: u64, faults: FaultPlan, record: bool) -> Self {
+        // Fault decisions draw from their own stream so that they do not perturb the
+        // algorithm's random choices (a run with --drop 0 equals a run without the flag).
+        let net_rng = process_rng(seed ^ 0x6e65_7477_6f72_6b00, rank);
+        Node {
+            rank,
+            np,
+            proc,
+            rng: process_rng(seed, rank),
+            net_rng,
+            faults,
+            rec: Recorder::new(rank, np, record),
+            metrics: Metrics::default(),
+            timers: Vec::new(),
+            timer_seq: 0,
+            next_seq: 0,
+            steps: 0,
+            done: false,
+            crashed: false,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Done or crashed: nothing more is expected of this rank.
+    pub fn finished(&self) -> bool {
+        self.done || self.crashed
+    }
+    pub fn crashed(&self) -> bool {
+        self.crashed
+    }
+
+    /// Earliest armed timer deadline (µs), if the rank still runs timers.
+    pub fn next_timer(&self) -> Option<u64> {
+        if self.finished() {
+            return None;
+        }
+        self.timers.iter().map(|t| t.1).min()
+    }
+
+    pub fn start(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
+        if self.crashed {
+            return;
+        }
+        let mut ctx = Ctx::new(self.rank, self.np, dur(now_us), &mut self.rng, &mut self.effects);
+        self.proc.on_start(&mut ctx);
+        self.apply(now_us, out);
+    }
+
+    pub fn deliver(&mut self, from: Rank, env: Envelope<P::Msg>, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
+        let kind = env.msg.kind();
+        if self.crashed {
+            self.metrics.count(kind, |c| c.lost_to_crash += 1);
+            return;
+        }
+        self.metrics.count(kind, |c| c.delivered += 1);
+        self.steps = self.steps.max(env.steps + 1);
+        let msg = env.msg;
+        self.rec
+            .recv(from, env.seq, env.vc.as_deref(), now_us, || label_of("recv", "from", from, &msg));
+        let mut ctx = Ctx::new(self.rank, self.np, dur(now_us), &mut self.rng, &mut self.effects);
+        self.proc.on_message(from, msg, &mut ctx);
+        self.apply(now_us, out);
+    }
+
+    /// Fire every timer due at `now_us`, earliest first. Returns whether any fired.
+    pub fn fire_due_timers(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) -> bool {
+        let mut fired = false;
+        while !self.finished() {
+            let Some(i) = self
+                .timers
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.1 <= now_us)
+                .min_by_key(|(_, t)| (t.1, t.2))
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            let (timer, _, _) = self.timers.swap_remove(i);
+            let mut ctx = Ctx::new(self.rank, self.np, dur(now_us), &mut self.rng, &mut self.effects);
+            self.proc.on_timer(timer, &mut ctx);
+            self.apply(now_us, out);
+            fired = true;
+        }
+        fired
+    }
+
+    /// Crash-stop: from now on the rank neither acts nor receives.
+    pub fn crash(&mut self, now_us: u64) {
+        if !self.crashed {
+            self.crashed = true;
+            self.timers.clear();
+            self.rec.crash(now_us);
+        }
+    }
+
+    fn apply(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
+        let mut effects = std::mem::take(&mut self.effects);
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Send { to, msg } => self.send(to, msg, now_us, out),
+                Effect::SetTimer { timer, after } => {
+                    self.timers.retain(|t| t.0 != timer);
+                    self.timer_seq += 1;
+                    let at = now_us.saturating_add(after.as_micros() as u64);
+                    self.timers.push((timer, at, self.timer_seq));
+                }
+                Effect::CancelTimer(timer) => self.timers.retain(|t| t.0 != timer),
+                Effect::Local(label) => self.rec.local(now_us, label),
+                Effect::Stamp(s) => self.rec.stamp(s),
+            }
+        }
+        self.effects = effects;
+        if !self.done && self.proc.is_done() {
+            self.done = true;
+        }
+    }
+
+    fn send(&mut self, to: Rank, msg: P::Msg, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
+        assert!(to < self.np, "rank {} sent to rank {to} of {}", self.rank, self.np);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let bytes = postcard::experimental::serialized_size(&msg).unwrap_or(0) as u64;
+        let fate = self.faults.fate(self.rank, to, now_us, &mut self.net_rng);
+        let copies: u8 = match fate {
+            Fate::Dropped => 0,
+            Fate::Once(_) => 1,
+            Fate::Twice(..) => 2,
+        };
+        self.metrics.count(msg.kind(), |c| {
+            c.sent += 1;
+            c.bytes_sent += bytes;
+            c.dropped += u64::from(copies == 0);
+            c.duplicated += u64::from(copies == 2);
+        });
+        let vc = self
+            .rec
+            .send(to, seq, copies, now_us, || label_of("send", "to", to, &msg));
+        let env = Envelope {
+            seq,
+            steps: self.steps,
+            vc,
+            msg,
+        };
+        match fate {
+            Fate::Dropped => {}
+            Fate::Once(d) => out.push(Outgoing { to, delay_us: d, env }),
+            Fate::Twice(d1, d2) => {
+                out.push(Outgoing {
+                    to,
+                    delay_us: d1,
+                    env: env.clone(),
+                });
+                out.push(Outgoing { to, delay_us: d2, env });
+            }
+        }
+    }
+
+    /// The rank's result and its recorded events.
+    pub fn finish(self) -> (RankResult<P::Output>, Vec<Event>) {
+        let mut metrics = self.metrics;
+        metrics.communication_steps = self.steps;
+        (
+            RankResult {
+                rank: self.rank,
+                crashed: self.crashed,
+                done: self.done,
+                output: self.proc.output(),
+                metrics,
+            },
+            self.rec.into_events(),
+        )
+    }
+}
+
+fn dur(us: u64) -> Duration {
+    Duration::from_micros(us)
+}

@@ -1,0 +1,175 @@
+//! The sans-IO process model every algorithm implements.
+//!
+//! An algorithm is a state machine per rank. It never calls MPI, reads a clock or draws from a
+//! global RNG: the driver (MPI or simulator) calls its handlers and the handlers describe what
+//! they want done as [`Effect`]s pushed into a [`Ctx`]. The same state machine therefore runs
+//! unchanged under `mpirun` and under the deterministic simulator, and unit tests can assert the
+//! exact effects of one handler call.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::faults::FaultPlan;
+use super::report::{Check, RunResult};
+
+/// A rank in the MPI world (or a simulated process), `0..np`.
+pub type Rank = usize;
+
+/// Every message type names its kind, for per-kind metrics and trace labels.
+pub trait Kind {
+    /// A short, stable name of the message kind (`"Prepare"`, `"Token"`...).
+    fn kind(&self) -> &'static str;
+}
+
+/// What a handler asks its driver to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect<M, T> {
+    /// Send `msg` to rank `to` (the fault plan may drop, duplicate or delay it).
+    Send { to: Rank, msg: M },
+    /// Arm `timer` to fire `after` from now, replacing an armed timer equal to it.
+    SetTimer { timer: T, after: Duration },
+    /// Disarm `timer` if armed.
+    CancelTimer(T),
+    /// A local event, shown in traces and diagrams.
+    Local(String),
+    /// The algorithm's logical timestamp for the most recent event of this rank (the
+    /// receive that triggered the handler, or the last send or local event).
+    Stamp(Vec<u64>),
+}
+
+/// The effect collector handed to every handler: rank identity, time, a seeded RNG.
+pub struct Ctx<'a, M, T> {
+    rank: Rank,
+    np: usize,
+    now: Duration,
+    rng: &'a mut ChaCha8Rng,
+    effects: &'a mut Vec<Effect<M, T>>,
+}
+
+impl<'a, M: Clone, T> Ctx<'a, M, T> {
+    /// Drivers build one per handler call.
+    pub fn new(
+        rank: Rank,
+        np: usize,
+        now: Duration,
+        rng: &'a mut ChaCha8Rng,
+        effects: &'a mut Vec<Effect<M, T>>,
+    ) -> Self {
+        Ctx {
+            rank,
+            np,
+            now,
+            rng,
+            effects,
+        }
+    }
+    /// This process's rank.
+    pub fn rank(&self) -> Rank {
+        self.rank
+    }
+    /// Number of processes in the run.
+    pub fn np(&self) -> usize {
+        self.np
+    }
+    /// Time since the start of the run (virtual in the simulator).
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+    /// The rank's own seeded RNG: the only source of randomness an algorithm may use.
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        self.rng
+    }
+    /// Send one message.
+    pub fn send(&mut self, to: Rank, msg: M) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+    /// Send the same message to every rank in `group`.
+    pub fn send_to_group(&mut self, group: impl IntoIterator<Item = Rank>, msg: &M) {
+        for to in group {
+            self.send(to, msg.clone());
+        }
+    }
+    /// Send to every rank except this one.
+    pub fn broadcast(&mut self, msg: &M) {
+        let me = self.rank;
+        self.send_to_group((0..self.np).filter(|&r| r != me), msg);
+    }
+    /// Arm (or re-arm) a timer.
+    pub fn set_timer(&mut self, timer: T, after: Duration) {
+        self.effects.push(Effect::SetTimer { timer, after });
+    }
+    /// Disarm a timer.
+    pub fn cancel_timer(&mut self, timer: T) {
+        self.effects.push(Effect::CancelTimer(timer));
+    }
+    /// Record a local event.
+    pub fn local(&mut self, label: impl Into<String>) {
+        self.effects.push(Effect::Local(label.into()));
+    }
+    /// Attach a logical timestamp to the most recent event.
+    pub fn stamp(&mut self, stamp: impl Into<Vec<u64>>) {
+        self.effects.push(Effect::Stamp(stamp.into()));
+    }
+}
+
+/// Seed of the RNG a rank's process gets: a function of the run seed and the rank only.
+pub fn process_rng(seed: u64, rank: Rank) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(rank as u64 + 1);
+    rng
+}
+
+/// One rank's state machine.
+pub trait Process {
+    /// The protocol's messages.
+    type Msg: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Kind;
+    /// Named timers.
+    type Timer: Clone + Debug + PartialEq;
+    /// What the rank reports at the end of the run, gathered to rank 0 for the checker.
+    type Output: Serialize + DeserializeOwned + Clone + Debug;
+
+    /// Called once at time zero (not at all for a rank crashed at time zero).
+    fn on_start(&mut self, ctx: &mut Ctx<Self::Msg, Self::Timer>);
+    /// A message arrived from `from`.
+    fn on_message(&mut self, from: Rank, msg: Self::Msg, ctx: &mut Ctx<Self::Msg, Self::Timer>);
+    /// An armed timer fired.
+    fn on_timer(&mut self, timer: Self::Timer, ctx: &mut Ctx<Self::Msg, Self::Timer>);
+    /// The rank finished its own work. Must be monotone: once true, stays true. A done rank
+    /// still receives messages (others may need its answers) but its timers no longer fire.
+    fn is_done(&self) -> bool;
+    /// The rank's result.
+    fn output(&self) -> Self::Output;
+}
+
+/// An algorithm binary: its options, how ranks are built, and how the run is checked.
+pub trait Algorithm {
+    /// The binary's name, as in `src/bin`.
+    const NAME: &'static str;
+    /// One paragraph for `--help`.
+    const ABOUT: &'static str;
+    /// Whether the checker needs the event history (vector timestamps of every event) even
+    /// when no trace or diagram was asked for.
+    const NEEDS_HISTORY: bool = false;
+    /// Algorithm-specific options.
+    type Args: clap::Args + Clone + Debug + Serialize;
+    /// The per-rank state machine.
+    type Proc: Process;
+
+    /// Reject options that cannot work with `np` ranks, with one sentence.
+    fn validate(args: &Self::Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+        let _ = (args, np, faults);
+        Ok(())
+    }
+    /// Build rank `rank` of `np`.
+    fn build(args: &Self::Args, rank: Rank, np: usize) -> Self::Proc;
+    /// Check the algorithm's guarantees over the whole run.
+    fn check(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>) -> Vec<Check>;
+    /// Human-readable lines describing what the run computed.
+    fn summarize(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>)
+        -> Vec<String>;
+}

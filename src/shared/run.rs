@@ -1,0 +1,325 @@
+//! The `main` of every binary: parse the command line, run under MPI or the simulator, check,
+//! print, write the report, trace and diagram, and exit with the documented code.
+//!
+//! Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 the run did not finish.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use serde_json::Value;
+
+use super::cli::CommonArgs;
+use super::mpi_driver::{self, MpiConfig};
+use super::process::{Algorithm, Process};
+use super::report::{Check, Ending, RunResult};
+use super::sim::{simulate, SimConfig};
+
+/// Exit codes.
+pub mod code {
+    pub const OK: u8 = 0;
+    pub const CHECK_FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const DID_NOT_FINISH: u8 = 3;
+}
+
+#[derive(Parser, Debug)]
+struct Cli<T: Args> {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(flatten)]
+    algo: T,
+}
+
+/// The rank mpirun gave this process, read before MPI starts (to print usage errors once).
+fn launcher_rank() -> Option<u32> {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
+}
+
+fn usage_error(msg: &str) -> u8 {
+    eprintln!("error: {msg}");
+    code::USAGE
+}
+
+/// Entry point of an algorithm binary.
+pub fn main<A: Algorithm>() -> ExitCode {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .try_init();
+    ExitCode::from(run::<A>(std::env::args_os().collect()))
+}
+
+fn run<A: Algorithm>(argv: Vec<OsString>) -> u8 {
+    let quiet = launcher_rank().is_some_and(|r| r != 0);
+    let cmd = Cli::<A::Args>::command().name(A::NAME).about(A::ABOUT);
+    let cli = match cmd
+        .try_get_matches_from(&argv)
+        .and_then(|m| Cli::<A::Args>::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => {
+            if !quiet {
+                let _ = e.print();
+            }
+            return e.exit_code() as u8;
+        }
+    };
+    let common = cli.common;
+    if common.simulated() {
+        let Some(np) = common.np else {
+            return usage_error("--sim needs --np N, the number of simulated ranks");
+        };
+        if let Err(msg) = validate::<A>(&cli.algo, &common, np) {
+            return usage_error(&msg);
+        }
+        match &common.seeds {
+            Some(seeds) => sweep::<A>(&cli.algo, &common, np, seeds.clone(), &argv),
+            None => {
+                let cfg = sim_config(&common, np, common.seed);
+                let run = simulate::<A>(&cli.algo, &cfg);
+                conclude::<A>(&cli.algo, &common, &run)
+            }
+        }
+    } else {
+        if common.np.is_some() {
+            return if quiet {
+                code::USAGE
+            } else {
+                usage_error("--np is for --sim; under mpirun the number of ranks is mpirun's -np")
+            };
+        }
+        run_under_mpi::<A>(&cli.algo, &common, quiet)
+    }
+}
+
+fn validate<A: Algorithm>(args: &A::Args, common: &CommonArgs, np: usize) -> Result<(), String> {
+    if np == 0 {
+        return Err("--np must be at least 1".into());
+    }
+    let faults = common.faults();
+    faults.validate(np)?;
+    A::validate(args, np, &faults)
+}
+
+fn sim_config(common: &CommonArgs, np: usize, seed: u64) -> SimConfig {
+    SimConfig {
+        np,
+        seed,
+        faults: common.faults(),
+        timeout_us: (common.timeout * 1e6) as u64,
+        record: common.wants_history(),
+    }
+}
+
+fn run_under_mpi<A: Algorithm>(args: &A::Args, common: &CommonArgs, quiet: bool) -> u8 {
+    let Some(universe) = mpi::initialize() else {
+        return usage_error("MPI could not be initialized");
+    };
+    let world = universe.world();
+    let np = mpi::topology::Communicator::size(&world) as usize;
+    if let Err(msg) = validate::<A>(args, common, np) {
+        let rank = mpi::topology::Communicator::rank(&world);
+        return if rank == 0 && !quiet {
+            usage_error(&msg)
+        } else {
+            code::USAGE
+        };
+    }
+    let cfg = MpiConfig {
+        seed: common.seed,
+        faults: common.faults(),
+        timeout: Duration::from_secs_f64(common.timeout),
+        record: common.wants_history(),
+    };
+    let code = match mpi_driver::run_mpi::<A>(&world, args, &cfg) {
+        Some(run) => conclude::<A>(args, common, &run),
+        None => 0,
+    };
+    mpi_driver::agree_on_exit_code(&world, code)
+}
+
+/// Rank 0 (or the simulator): check, print, write outputs; returns the exit code.
+fn conclude<A: Algorithm>(
+    args: &A::Args,
+    common: &CommonArgs,
+    run: &RunResult<<A::Proc as Process>::Output>,
+) -> u8 {
+    let checks = A::check(args, run);
+    let summary = A::summarize(args, run);
+    let m = run.metrics();
+    println!(
+        "{}: np={} driver={} seed={} faults: {}",
+        A::NAME,
+        run.np,
+        run.driver,
+        run.seed,
+        run.faults
+    );
+    for line in &summary {
+        println!("  {line}");
+    }
+    println!(
+        "  messages: {} sent, {} delivered, {} dropped, {} duplicated, {} lost to crashes; {} bytes; {} communication steps; {:.3} s{}",
+        m.total.sent,
+        m.total.delivered,
+        m.total.dropped,
+        m.total.duplicated,
+        m.total.lost_to_crash,
+        m.total.bytes_sent,
+        m.communication_steps,
+        run.elapsed_s,
+        if run.driver == "sim" { " (virtual)" } else { "" }
+    );
+    if m.decode_failures > 0 {
+        println!("  {} messages failed to decode", m.decode_failures);
+    }
+    for c in &checks {
+        println!(
+            "  check {}: {} ({})",
+            c.name,
+            if c.passed { "passed" } else { "FAILED" },
+            c.detail
+        );
+    }
+    let code = verdict(run.ending, &checks);
+    println!("{}", verdict_line(run, code));
+    let mut code = code;
+    if let Some(path) = &common.report {
+        let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
+        let report = run.report(args_json, &checks, &summary);
+        code = write_or(path, &serde_json::to_string_pretty(&report).expect("json"), code);
+    }
+    if let Some(h) = &run.history {
+        if let Some(path) = &common.trace {
+            code = write_or(path, &h.shiviz(), code);
+        }
+        if let Some(path) = &common.diagram {
+            let title = format!("{} np={} seed={} faults: {}", A::NAME, run.np, run.seed, run.faults);
+            code = write_or(path, &h.svg(&title), code);
+        }
+    }
+    code
+}
+
+fn write_or(path: &Path, text: &str, code: u8) -> u8 {
+    match std::fs::write(path, text) {
+        Ok(()) => code,
+        Err(e) => usage_error(&format!("cannot write {}: {e}", path.display())),
+    }
+}
+
+fn verdict(ending: Ending, checks: &[Check]) -> u8 {
+    if checks.iter().any(|c| !c.passed) {
+        code::CHECK_FAILED
+    } else if ending != Ending::Finished {
+        code::DID_NOT_FINISH
+    } else {
+        code::OK
+    }
+}
+
+fn verdict_line<O>(run: &RunResult<O>, code: u8) -> String {
+    let how = match run.ending {
+        Ending::Finished => "finished".to_string(),
+        Ending::TimedOut => format!("did NOT finish within the {:.1} s timeout", run.elapsed_s),
+        Ending::Stuck => "got STUCK: no message or timer left, but a rank is not done".into(),
+    };
+    match code {
+        code::OK => format!("result: {how}; all checks passed"),
+        code::CHECK_FAILED => format!("result: {how}; a check FAILED (exit 1)"),
+        _ => format!("result: {how} (exit 3)"),
+    }
+}
+
+/// The command line that reruns one seed of a sweep.
+fn reproduce(argv: &[OsString], seed: u64) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut skip = false;
+    let mut has_sim = false;
+    for a in argv {
+        let a = a.to_string_lossy().to_string();
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--seeds" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with("--seeds=") {
+            continue;
+        }
+        has_sim |= a == "--sim";
+        out.push(if a.contains(' ') { format!("'{a}'") } else { a });
+    }
+    if !has_sim {
+        out.push("--sim".into());
+    }
+    out.push(format!("--seed {seed}"));
+    out.join(" ")
+}
+
+fn sweep<A: Algorithm>(
+    args: &A::Args,
+    common: &CommonArgs,
+    np: usize,
+    seeds: std::ops::Range<u64>,
+    argv: &[OsString],
+) -> u8 {
+    let (mut passed, mut failed, mut unfinished) = (0u64, 0u64, 0u64);
+    let mut messages = 0u64;
+    let started = std::time::Instant::now();
+    for seed in seeds.clone() {
+        let run = simulate::<A>(args, &sim_config(common, np, seed));
+        messages += run.metrics().total.delivered;
+        let checks = A::check(args, &run);
+        match verdict(run.ending, &checks) {
+            code::OK => passed += 1,
+            c => {
+                if c == code::CHECK_FAILED {
+                    failed += 1;
+                } else {
+                    unfinished += 1;
+                }
+                println!("seed {seed}: {}", verdict_line(&run, c).trim_start_matches("result: "));
+                for ch in checks.iter().filter(|c| !c.passed) {
+                    println!("  check {} FAILED: {}", ch.name, ch.detail);
+                }
+                println!("  reproduce: {}", reproduce(argv, seed));
+            }
+        }
+    }
+    println!(
+        "{}: swept seeds {}..{} at np={} (faults: {}): {passed} passed, {failed} failed a check, {unfinished} did not finish; {messages} messages delivered in {:.2} s",
+        A::NAME,
+        seeds.start,
+        seeds.end,
+        np,
+        common.faults(),
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        code::CHECK_FAILED
+    } else if unfinished > 0 {
+        code::DID_NOT_FINISH
+    } else {
+        code::OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reproduce_replaces_the_sweep() {
+        let argv: Vec<OsString> = ["lamport", "--np", "4", "--seeds", "0..100", "--drop", "0.1"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(reproduce(&argv, 17), "lamport --np 4 --drop 0.1 --sim --seed 17");
+    }
+}
