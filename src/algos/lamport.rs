@@ -112,7 +112,11 @@ impl Lamport {
             } else {
                 0
             }),
-            replied: if initiator { vec![false; np] } else { Vec::new() },
+            replied: if initiator {
+                vec![false; np]
+            } else {
+                Vec::new()
+            },
             gave_up: false,
             // Star responders only react; the initiator and random ranks have work to do.
             done: args.pattern == Pattern::Star && !initiator,
@@ -230,7 +234,10 @@ pub fn check_history(h: &History) -> Vec<Check> {
         }
         match scalar(&e.stamp) {
             Some(c) => events.push((r, c, &e.vc)),
-            None => unstamped.push(format!("rank {r} event '{}' has no Lamport timestamp", e.label)),
+            None => unstamped.push(format!(
+                "rank {r} event '{}' has no Lamport timestamp",
+                e.label
+            )),
         }
     }
     let stamped = Check::from_violations(
@@ -266,7 +273,9 @@ pub fn check_history(h: &History) -> Vec<Check> {
             if (ca, ra) == (cb, rb) {
                 bad_pairs.push(format!("two events share ({ca}, rank {ra})"));
             }
-            for ((r1, c1, v1), (r2, c2, v2)) in [((ra, ca, va), (rb, cb, vb)), ((rb, cb, vb), (ra, ca, va))] {
+            for ((r1, c1, v1), (r2, c2, v2)) in
+                [((ra, ca, va), (rb, cb, vb)), ((rb, cb, vb), (ra, ca, va))]
+            {
                 if happened_before(v1, v2) {
                     hb_pairs += 1;
                     if (c1, r1) >= (c2, r2) {
@@ -320,7 +329,11 @@ impl Algorithm for LamportClocks {
                 "rank 0 received {} of {} replies{}",
                 o.replies,
                 run.np - 1,
-                if o.gave_up { " and stopped waiting for the rest" } else { "" }
+                if o.gave_up {
+                    " and stopped waiting for the rest"
+                } else {
+                    ""
+                }
             ));
         }
         lines
@@ -341,7 +354,12 @@ mod tests {
         }
     }
 
-    fn call(p: &mut Lamport, rank: Rank, np: usize, f: impl FnOnce(&mut Lamport, &mut C)) -> Vec<Effect<Msg, ClockTimer>> {
+    fn call(
+        p: &mut Lamport,
+        rank: Rank,
+        np: usize,
+        f: impl FnOnce(&mut Lamport, &mut C),
+    ) -> Vec<Effect<Msg, ClockTimer>> {
         let mut rng = process_rng(1, rank);
         let mut effects = Vec::new();
         let mut ctx = Ctx::new(rank, np, Duration::ZERO, &mut rng, &mut effects);
@@ -356,11 +374,20 @@ mod tests {
         assert_eq!(
             fx,
             vec![
-                Effect::Send { to: 1, msg: Msg::Request { ts: 1 } },
+                Effect::Send {
+                    to: 1,
+                    msg: Msg::Request { ts: 1 }
+                },
                 Effect::Stamp(vec![1]),
-                Effect::Send { to: 2, msg: Msg::Request { ts: 2 } },
+                Effect::Send {
+                    to: 2,
+                    msg: Msg::Request { ts: 2 }
+                },
                 Effect::Stamp(vec![2]),
-                Effect::SetTimer { timer: ClockTimer::Patience, after: Duration::from_millis(500) },
+                Effect::SetTimer {
+                    timer: ClockTimer::Patience,
+                    after: Duration::from_millis(500)
+                },
             ]
         );
         assert!(!p.is_done());
@@ -371,12 +398,17 @@ mod tests {
         let mut p = Lamport::new(&args(Pattern::Star), 2, 3);
         assert!(p.is_done(), "responders only react");
         p.clock = 7;
-        let fx = call(&mut p, 2, 3, |p, c| p.on_message(0, Msg::Request { ts: 2 }, c));
+        let fx = call(&mut p, 2, 3, |p, c| {
+            p.on_message(0, Msg::Request { ts: 2 }, c)
+        });
         assert_eq!(
             fx,
             vec![
                 Effect::Stamp(vec![8]),
-                Effect::Send { to: 0, msg: Msg::Reply { ts: 9 } },
+                Effect::Send {
+                    to: 0,
+                    msg: Msg::Reply { ts: 9 }
+                },
                 Effect::Stamp(vec![9]),
             ]
         );
@@ -386,21 +418,43 @@ mod tests {
     fn initiator_merges_replies_and_finishes_on_the_last() {
         let mut p = Lamport::new(&args(Pattern::Star), 0, 3);
         call(&mut p, 0, 3, |p, c| p.on_start(c));
-        let fx = call(&mut p, 0, 3, |p, c| p.on_message(2, Msg::Reply { ts: 4 }, c));
+        let fx = call(&mut p, 0, 3, |p, c| {
+            p.on_message(2, Msg::Reply { ts: 4 }, c)
+        });
         assert_eq!(
             fx,
             vec![
                 Effect::Stamp(vec![5]),
-                Effect::SetTimer { timer: ClockTimer::Patience, after: Duration::from_millis(500) },
+                Effect::SetTimer {
+                    timer: ClockTimer::Patience,
+                    after: Duration::from_millis(500)
+                },
             ]
         );
         // A duplicate does not count twice.
-        call(&mut p, 0, 3, |p, c| p.on_message(2, Msg::Reply { ts: 4 }, c));
+        call(&mut p, 0, 3, |p, c| {
+            p.on_message(2, Msg::Reply { ts: 4 }, c)
+        });
         assert!(!p.is_done());
-        let fx = call(&mut p, 0, 3, |p, c| p.on_message(1, Msg::Reply { ts: 3 }, c));
-        assert_eq!(fx, vec![Effect::Stamp(vec![7]), Effect::CancelTimer(ClockTimer::Patience)]);
+        let fx = call(&mut p, 0, 3, |p, c| {
+            p.on_message(1, Msg::Reply { ts: 3 }, c)
+        });
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Stamp(vec![7]),
+                Effect::CancelTimer(ClockTimer::Patience)
+            ]
+        );
         assert!(p.is_done());
-        assert_eq!(p.output(), Output { clock: 7, replies: 2, gave_up: false });
+        assert_eq!(
+            p.output(),
+            Output {
+                clock: 7,
+                replies: 2,
+                gave_up: false
+            }
+        );
     }
 
     #[test]
@@ -408,7 +462,13 @@ mod tests {
         let mut p = Lamport::new(&args(Pattern::Star), 0, 3);
         call(&mut p, 0, 3, |p, c| p.on_start(c));
         let fx = call(&mut p, 0, 3, |p, c| p.on_timer(ClockTimer::Patience, c));
-        assert_eq!(fx, vec![Effect::Local("gave up: 0 of 2 replies".into()), Effect::Stamp(vec![3])]);
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Local("gave up: 0 of 2 replies".into()),
+                Effect::Stamp(vec![3])
+            ]
+        );
         assert!(p.is_done() && p.output().gave_up);
     }
 
@@ -421,7 +481,9 @@ mod tests {
         a.stamp(vec![5]);
         b.recv(0, 0, vc.as_deref(), 1, || "recv".into());
         b.stamp(vec![3]); // wrong: must exceed 5
-        let h = History { ranks: vec![a.into_events(), b.into_events()] };
+        let h = History {
+            ranks: vec![a.into_events(), b.into_events()],
+        };
         let checks = check_history(&h);
         assert!(checks[0].passed);
         assert!(!checks[1].passed, "{checks:?}");

@@ -182,7 +182,10 @@ impl Process for Vector {
     fn on_timer(&mut self, timer: ClockTimer, ctx: &mut C) {
         match timer {
             ClockTimer::Patience => {
-                let label = format!("gave up: token lost after {} of {} rounds", self.tokens_home, self.rounds);
+                let label = format!(
+                    "gave up: token lost after {} of {} rounds",
+                    self.tokens_home, self.rounds
+                );
                 self.tick_local(label, ctx);
                 self.gave_up = true;
                 self.done = true;
@@ -229,10 +232,17 @@ pub fn check_history(h: &History) -> (Vec<Check>, PairCounts) {
         }
         match &e.stamp {
             Some(v) if v.len() == np => events.push((r, v, &e.vc)),
-            _ => unstamped.push(format!("rank {r} event '{}' has no vector timestamp", e.label)),
+            _ => unstamped.push(format!(
+                "rank {r} event '{}' has no vector timestamp",
+                e.label
+            )),
         }
     }
-    let stamped = Check::from_violations("every-event-stamped", format!("{} events", events.len()), unstamped);
+    let stamped = Check::from_violations(
+        "every-event-stamped",
+        format!("{} events", events.len()),
+        unstamped,
+    );
     let mut counts = PairCounts::default();
     let mut wrong = Vec::new();
     for (i, (ra, sa, ta)) in events.iter().enumerate() {
@@ -261,7 +271,10 @@ pub fn check_history(h: &History) -> (Vec<Check>, PairCounts) {
     }
     let exact = Check::from_violations(
         "vector-order-is-happens-before",
-        format!("{} ordered and {} concurrent pairs, all classified exactly", counts.ordered, counts.concurrent),
+        format!(
+            "{} ordered and {} concurrent pairs, all classified exactly",
+            counts.ordered, counts.concurrent
+        ),
         wrong,
     );
     (vec![stamped, exact], counts)
@@ -304,12 +317,19 @@ impl Algorithm for VectorClocks {
                 "the token completed {} of {} rounds{}",
                 o.rounds,
                 args.rounds,
-                if o.gave_up { "; rank 0 stopped waiting for a lost token" } else { "" }
+                if o.gave_up {
+                    "; rank 0 stopped waiting for a lost token"
+                } else {
+                    ""
+                }
             ));
         }
         if let Some(h) = &run.history {
             let (_, c) = check_history(h);
-            lines.push(format!("{} ordered pairs of events, {} concurrent pairs", c.ordered, c.concurrent));
+            lines.push(format!(
+                "{} ordered pairs of events, {} concurrent pairs",
+                c.ordered, c.concurrent
+            ));
         }
         lines
     }
@@ -322,10 +342,20 @@ mod tests {
     use crate::shared::Effect;
 
     fn args(pattern: Pattern) -> VectorArgs {
-        VectorArgs { pattern, rounds: 2, events: 3, patience: 100 }
+        VectorArgs {
+            pattern,
+            rounds: 2,
+            events: 3,
+            patience: 100,
+        }
     }
 
-    fn call(p: &mut Vector, rank: Rank, np: usize, f: impl FnOnce(&mut Vector, &mut C)) -> Vec<Effect<Msg, ClockTimer>> {
+    fn call(
+        p: &mut Vector,
+        rank: Rank,
+        np: usize,
+        f: impl FnOnce(&mut Vector, &mut C),
+    ) -> Vec<Effect<Msg, ClockTimer>> {
         let mut rng = process_rng(1, rank);
         let mut effects = Vec::new();
         let mut ctx = Ctx::new(rank, np, Duration::ZERO, &mut rng, &mut effects);
@@ -336,12 +366,25 @@ mod tests {
     #[test]
     fn ring_hop_merges_then_ticks_only_the_own_entry() {
         let mut p = Vector::new(&args(Pattern::Ring), 1, 4);
-        let fx = call(&mut p, 1, 4, |p, c| p.on_message(0, Msg::Token { vc: vec![1, 0, 0, 0] }, c));
+        let fx = call(&mut p, 1, 4, |p, c| {
+            p.on_message(
+                0,
+                Msg::Token {
+                    vc: vec![1, 0, 0, 0],
+                },
+                c,
+            )
+        });
         assert_eq!(
             fx,
             vec![
                 Effect::Stamp(vec![1, 1, 0, 0]),
-                Effect::Send { to: 2, msg: Msg::Token { vc: vec![1, 2, 0, 0] } },
+                Effect::Send {
+                    to: 2,
+                    msg: Msg::Token {
+                        vc: vec![1, 2, 0, 0]
+                    }
+                },
                 Effect::Stamp(vec![1, 2, 0, 0]),
             ]
         );
@@ -354,16 +397,38 @@ mod tests {
         assert_eq!(
             fx,
             vec![
-                Effect::Send { to: 1, msg: Msg::Token { vc: vec![1, 0] } },
+                Effect::Send {
+                    to: 1,
+                    msg: Msg::Token { vc: vec![1, 0] }
+                },
                 Effect::Stamp(vec![1, 0]),
-                Effect::SetTimer { timer: ClockTimer::Patience, after: Duration::from_millis(100) },
+                Effect::SetTimer {
+                    timer: ClockTimer::Patience,
+                    after: Duration::from_millis(100)
+                },
             ]
         );
-        let fx = call(&mut p, 0, 2, |p, c| p.on_message(1, Msg::Token { vc: vec![1, 2] }, c));
+        let fx = call(&mut p, 0, 2, |p, c| {
+            p.on_message(1, Msg::Token { vc: vec![1, 2] }, c)
+        });
         assert_eq!(fx[0], Effect::Stamp(vec![2, 2]));
-        assert_eq!(fx[1], Effect::Send { to: 1, msg: Msg::Token { vc: vec![3, 2] } });
-        let fx = call(&mut p, 0, 2, |p, c| p.on_message(1, Msg::Token { vc: vec![3, 4] }, c));
-        assert_eq!(fx, vec![Effect::Stamp(vec![4, 4]), Effect::CancelTimer(ClockTimer::Patience)]);
+        assert_eq!(
+            fx[1],
+            Effect::Send {
+                to: 1,
+                msg: Msg::Token { vc: vec![3, 2] }
+            }
+        );
+        let fx = call(&mut p, 0, 2, |p, c| {
+            p.on_message(1, Msg::Token { vc: vec![3, 4] }, c)
+        });
+        assert_eq!(
+            fx,
+            vec![
+                Effect::Stamp(vec![4, 4]),
+                Effect::CancelTimer(ClockTimer::Patience)
+            ]
+        );
         assert!(p.is_done());
         assert_eq!(p.output().rounds, 2);
     }
@@ -372,7 +437,10 @@ mod tests {
     fn ring_of_one_says_what_it_did() {
         let mut p = Vector::new(&args(Pattern::Ring), 0, 1);
         let fx = call(&mut p, 0, 1, |p, c| p.on_start(c));
-        assert_eq!(fx[0], Effect::Local("ring of one: round 1 stays home".into()));
+        assert_eq!(
+            fx[0],
+            Effect::Local("ring of one: round 1 stays home".into())
+        );
         assert!(p.is_done());
     }
 
@@ -390,9 +458,14 @@ mod tests {
         b.stamp(vec![2, 1, 1]); // original: every entry incremented
         c.local(2, "local".into());
         c.stamp(vec![0, 0, 1]);
-        let h = History { ranks: vec![a.into_events(), b.into_events(), c.into_events()] };
+        let h = History {
+            ranks: vec![a.into_events(), b.into_events(), c.into_events()],
+        };
         let (checks, _) = check_history(&h);
         assert!(checks[0].passed);
-        assert!(!checks[1].passed, "rank 2's local event is concurrent, not before: {checks:?}");
+        assert!(
+            !checks[1].passed,
+            "rank 2's local event is concurrent, not before: {checks:?}"
+        );
     }
 }

@@ -75,7 +75,10 @@ impl CommonArgs {
 fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
     let (a, b) = faults::parse_range(s, "--seeds")?;
     if a == b {
-        return Err(format!("--seeds {s} is empty: the end is exclusive, try {a}..{}", a + 1));
+        return Err(format!(
+            "--seeds {s} is empty: the end is exclusive, try {a}..{}",
+            a + 1
+        ));
     }
     Ok(a..b)
 }

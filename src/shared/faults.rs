@@ -158,7 +158,12 @@ impl fmt::Display for FaultPlan {
             let groups: Vec<String> = p
                 .groups
                 .iter()
-                .map(|g| g.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","))
+                .map(|g| {
+                    g.iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .collect();
             parts.push(format!(
                 "partition {} during {}..{} ms",
@@ -221,9 +226,9 @@ pub fn parse_delay(s: &str) -> Result<(u64, u64), String> {
 
 /// `0,1|2,3@FROM..TO`.
 pub fn parse_partition(s: &str) -> Result<Partition, String> {
-    let (groups, window) = s.split_once('@').ok_or_else(|| {
-        format!("a partition looks like 0,1|2,3@FROM..TO (ms), got '{s}'")
-    })?;
+    let (groups, window) = s
+        .split_once('@')
+        .ok_or_else(|| format!("a partition looks like 0,1|2,3@FROM..TO (ms), got '{s}'"))?;
     let (from_ms, to_ms) = parse_range(window, "the partition window (ms)")?;
     let groups = groups
         .split('|')
@@ -257,7 +262,13 @@ mod tests {
 
     #[test]
     fn parses_flags() {
-        assert_eq!(parse_crash("2@150"), Ok(Crash { rank: 2, at_ms: 150 }));
+        assert_eq!(
+            parse_crash("2@150"),
+            Ok(Crash {
+                rank: 2,
+                at_ms: 150
+            })
+        );
         assert!(parse_crash("2").is_err());
         assert_eq!(parse_delay("1..20"), Ok((1, 20)));
         assert!(parse_delay("20..1").is_err());
@@ -277,7 +288,10 @@ mod tests {
             crashes: vec![Crash { rank: 4, at_ms: 0 }],
             ..Default::default()
         };
-        assert!(plan.validate(4).unwrap_err().contains("rank 4 does not exist"));
+        assert!(plan
+            .validate(4)
+            .unwrap_err()
+            .contains("rank 4 does not exist"));
         assert!(plan.validate(5).is_ok());
     }
 
@@ -292,7 +306,10 @@ mod tests {
         };
         let fates: Vec<Fate> = (0..10_000).map(|_| plan.fate(0, 1, 0, &mut rng)).collect();
         let dropped = fates.iter().filter(|f| **f == Fate::Dropped).count();
-        let twice = fates.iter().filter(|f| matches!(f, Fate::Twice(..))).count();
+        let twice = fates
+            .iter()
+            .filter(|f| matches!(f, Fate::Twice(..)))
+            .count();
         assert!((2700..3300).contains(&dropped), "{dropped}");
         assert!((3200..3800).contains(&twice), "{twice}");
         assert!(fates.iter().all(|f| match f {

@@ -191,13 +191,12 @@ impl History {
         let mut out = String::new();
         for (r, i) in self.causal_order() {
             let e = &self.ranks[r][i];
-            let clock: Vec<String> = e
-                .vc
-                .iter()
-                .enumerate()
-                .filter(|(_, &k)| k > 0)
-                .map(|(h, k)| format!("\"rank{h}\":{k}"))
-                .collect();
+            let clock: Vec<String> =
+                e.vc.iter()
+                    .enumerate()
+                    .filter(|(_, &k)| k > 0)
+                    .map(|(h, k)| format!("\"rank{h}\":{k}"))
+                    .collect();
             let mut label = e.label.replace(['"', '\n'], "'");
             if let Some(s) = &e.stamp {
                 let _ = write!(label, " @{s:?}");
@@ -220,9 +219,10 @@ impl History {
         for (r, i) in self.causal_order() {
             let mut c = next_free[r];
             if let EventKind::Recv { from, seq } = self.ranks[r][i].kind {
-                if let Some(j) = self.ranks[from].iter().position(
-                    |e| matches!(e.kind, EventKind::Send { seq: s, .. } if s == seq),
-                ) {
+                if let Some(j) = self.ranks[from]
+                    .iter()
+                    .position(|e| matches!(e.kind, EventKind::Send { seq: s, .. } if s == seq))
+                {
                     c = c.max(col[from][j] + 1);
                 }
             }

@@ -19,8 +19,8 @@
 //! A crashed rank keeps draining and discarding its messages so that senders' requests
 //! complete, and it joins every collective, so the job ends cleanly.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
@@ -55,9 +55,10 @@ impl InFlight {
         // SAFETY: `buf` came from Box::leak just above and is only read through this shared
         // reference until the request completes; nothing else aliases it mutably.
         let data: &'static [u8] = unsafe { &*buf };
-        let req = world
-            .process_at_rank(to as i32)
-            .immediate_send_with_tag(StaticScope, data, DATA_TAG);
+        let req =
+            world
+                .process_at_rank(to as i32)
+                .immediate_send_with_tag(StaticScope, data, DATA_TAG);
         InFlight { req, buf }
     }
 
@@ -76,6 +77,9 @@ impl InFlight {
     }
 }
 
+/// A message waiting out its `--delay`: (release µs, order, destination, bytes).
+type Held = Reverse<(u64, u64, Rank, Vec<u8>)>;
+
 /// Parameters of one MPI run (the same on every rank).
 pub struct MpiConfig {
     pub seed: u64,
@@ -89,8 +93,7 @@ struct Driver<P: Process> {
     node: Node<P>,
     start: Instant,
     crash_at: Option<Duration>,
-    /// Delayed messages: (release µs, order, destination, bytes).
-    held: BinaryHeap<Reverse<(u64, u64, Rank, Vec<u8>)>>,
+    held: BinaryHeap<Held>,
     held_seq: u64,
     sending: Vec<InFlight>,
     out: Vec<Outgoing<P::Msg>>,
@@ -114,7 +117,10 @@ impl<P: Process> Driver<P> {
         }
         // A bounded batch, so timers and sends are not starved by a flood.
         for _ in 0..256 {
-            let Some(probed) = self.world.any_process().immediate_matched_probe_with_tag(DATA_TAG)
+            let Some(probed) = self
+                .world
+                .any_process()
+                .immediate_matched_probe_with_tag(DATA_TAG)
             else {
                 break;
             };
@@ -125,7 +131,10 @@ impl<P: Process> Driver<P> {
             match postcard::from_bytes::<Envelope<P::Msg>>(&bytes) {
                 Ok(env) => self.node.deliver(from, env, self.now_us(), &mut self.out),
                 Err(e) => {
-                    log::warn!("rank {}: undecodable message from rank {from}: {e}", self.node.rank);
+                    log::warn!(
+                        "rank {}: undecodable message from rank {from}: {e}",
+                        self.node.rank
+                    );
                     self.node.metrics.decode_failures += 1;
                 }
             }
@@ -140,7 +149,8 @@ impl<P: Process> Driver<P> {
                 self.post(o.to, bytes);
             } else {
                 self.held_seq += 1;
-                self.held.push(Reverse((now + o.delay_us, self.held_seq, o.to, bytes)));
+                self.held
+                    .push(Reverse((now + o.delay_us, self.held_seq, o.to, bytes)));
             }
             busy = true;
         }
@@ -208,7 +218,14 @@ pub fn run_mpi<A: Algorithm>(
     let np = world.size() as usize;
     let rank = world.rank() as Rank;
     let record = cfg.record || A::NEEDS_HISTORY;
-    let node = Node::new(A::build(args, rank, np), rank, np, cfg.seed, cfg.faults.clone(), record);
+    let node = Node::new(
+        A::build(args, rank, np),
+        rank,
+        np,
+        cfg.seed,
+        cfg.faults.clone(),
+        record,
+    );
     world.barrier();
     let mut me = Driver {
         world: world.duplicate(),
@@ -244,9 +261,15 @@ pub fn run_mpi<A: Algorithm>(
     let mut last = (u64::MAX, u64::MAX);
     let ending = loop {
         timed_out |= me.start.elapsed() >= cfg.timeout;
-        let mine = [me.sent, me.received, u64::from(timed_out), me.held.len() as u64];
+        let mine = [
+            me.sent,
+            me.received,
+            u64::from(timed_out),
+            me.held.len() as u64,
+        ];
         let mut total = [0u64; 4];
-        me.world.all_reduce_into(&mine[..], &mut total[..], SystemOperation::sum());
+        me.world
+            .all_reduce_into(&mine[..], &mut total[..], SystemOperation::sum());
         if total[2] > 0 {
             break Ending::TimedOut;
         }
@@ -271,7 +294,10 @@ pub fn run_mpi<A: Algorithm>(
         }
     }
     if !me.sending.is_empty() {
-        log::warn!("rank {rank}: {} sends did not complete; abandoning them", me.sending.len());
+        log::warn!(
+            "rank {rank}: {} sends did not complete; abandoning them",
+            me.sending.len()
+        );
         // Leaking is the safe choice: MPI may still read those buffers.
         std::mem::forget(std::mem::take(&mut me.sending));
     }

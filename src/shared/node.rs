@@ -113,12 +113,24 @@ impl<P: Process> Node<P> {
         if self.crashed {
             return;
         }
-        let mut ctx = Ctx::new(self.rank, self.np, dur(now_us), &mut self.rng, &mut self.effects);
+        let mut ctx = Ctx::new(
+            self.rank,
+            self.np,
+            dur(now_us),
+            &mut self.rng,
+            &mut self.effects,
+        );
         self.proc.on_start(&mut ctx);
         self.apply(now_us, out);
     }
 
-    pub fn deliver(&mut self, from: Rank, env: Envelope<P::Msg>, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
+    pub fn deliver(
+        &mut self,
+        from: Rank,
+        env: Envelope<P::Msg>,
+        now_us: u64,
+        out: &mut Vec<Outgoing<P::Msg>>,
+    ) {
         let kind = env.msg.kind();
         if self.crashed {
             self.metrics.count(kind, |c| c.lost_to_crash += 1);
@@ -127,9 +139,16 @@ impl<P: Process> Node<P> {
         self.metrics.count(kind, |c| c.delivered += 1);
         self.steps = self.steps.max(env.steps + 1);
         let msg = env.msg;
-        self.rec
-            .recv(from, env.seq, env.vc.as_deref(), now_us, || label_of("recv", "from", from, &msg));
-        let mut ctx = Ctx::new(self.rank, self.np, dur(now_us), &mut self.rng, &mut self.effects);
+        self.rec.recv(from, env.seq, env.vc.as_deref(), now_us, || {
+            label_of("recv", "from", from, &msg)
+        });
+        let mut ctx = Ctx::new(
+            self.rank,
+            self.np,
+            dur(now_us),
+            &mut self.rng,
+            &mut self.effects,
+        );
         self.proc.on_message(from, msg, &mut ctx);
         self.apply(now_us, out);
     }
@@ -149,7 +168,13 @@ impl<P: Process> Node<P> {
                 break;
             };
             let (timer, _, _) = self.timers.swap_remove(i);
-            let mut ctx = Ctx::new(self.rank, self.np, dur(now_us), &mut self.rng, &mut self.effects);
+            let mut ctx = Ctx::new(
+                self.rank,
+                self.np,
+                dur(now_us),
+                &mut self.rng,
+                &mut self.effects,
+            );
             self.proc.on_timer(timer, &mut ctx);
             self.apply(now_us, out);
             fired = true;
@@ -189,7 +214,12 @@ impl<P: Process> Node<P> {
     }
 
     fn send(&mut self, to: Rank, msg: P::Msg, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
-        assert!(to < self.np, "rank {} sent to rank {to} of {}", self.rank, self.np);
+        assert!(
+            to < self.np,
+            "rank {} sent to rank {to} of {}",
+            self.rank,
+            self.np
+        );
         let seq = self.next_seq;
         self.next_seq += 1;
         let bytes = postcard::experimental::serialized_size(&msg).unwrap_or(0) as u64;
@@ -216,14 +246,22 @@ impl<P: Process> Node<P> {
         };
         match fate {
             Fate::Dropped => {}
-            Fate::Once(d) => out.push(Outgoing { to, delay_us: d, env }),
+            Fate::Once(d) => out.push(Outgoing {
+                to,
+                delay_us: d,
+                env,
+            }),
             Fate::Twice(d1, d2) => {
                 out.push(Outgoing {
                     to,
                     delay_us: d1,
                     env: env.clone(),
                 });
-                out.push(Outgoing { to, delay_us: d2, env });
+                out.push(Outgoing {
+                    to,
+                    delay_us: d2,
+                    env,
+                });
             }
         }
     }

@@ -170,6 +170,8 @@ pub trait Algorithm {
     /// Check the algorithm's guarantees over the whole run.
     fn check(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>) -> Vec<Check>;
     /// Human-readable lines describing what the run computed.
-    fn summarize(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>)
-        -> Vec<String>;
+    fn summarize(
+        args: &Self::Args,
+        run: &RunResult<<Self::Proc as Process>::Output>,
+    ) -> Vec<String>;
 }

@@ -190,14 +190,24 @@ fn conclude<A: Algorithm>(
     if let Some(path) = &common.report {
         let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
         let report = run.report(args_json, &checks, &summary);
-        code = write_or(path, &serde_json::to_string_pretty(&report).expect("json"), code);
+        code = write_or(
+            path,
+            &serde_json::to_string_pretty(&report).expect("json"),
+            code,
+        );
     }
     if let Some(h) = &run.history {
         if let Some(path) = &common.trace {
             code = write_or(path, &h.shiviz(), code);
         }
         if let Some(path) = &common.diagram {
-            let title = format!("{} np={} seed={} faults: {}", A::NAME, run.np, run.seed, run.faults);
+            let title = format!(
+                "{} np={} seed={} faults: {}",
+                A::NAME,
+                run.np,
+                run.seed,
+                run.faults
+            );
             code = write_or(path, &h.svg(&title), code);
         }
     }
@@ -284,7 +294,10 @@ fn sweep<A: Algorithm>(
                 } else {
                     unfinished += 1;
                 }
-                println!("seed {seed}: {}", verdict_line(&run, c).trim_start_matches("result: "));
+                println!(
+                    "seed {seed}: {}",
+                    verdict_line(&run, c).trim_start_matches("result: ")
+                );
                 for ch in checks.iter().filter(|c| !c.passed) {
                     println!("  check {} FAILED: {}", ch.name, ch.detail);
                 }
@@ -320,6 +333,9 @@ mod tests {
             .iter()
             .map(OsString::from)
             .collect();
-        assert_eq!(reproduce(&argv, 17), "lamport --np 4 --drop 0.1 --sim --seed 17");
+        assert_eq!(
+            reproduce(&argv, 17),
+            "lamport --np 4 --drop 0.1 --sim --seed 17"
+        );
     }
 }

@@ -37,7 +37,11 @@ enum Item<M> {
     Crash(Rank),
     Start(Rank),
     Timer(Rank),
-    Deliver { from: Rank, to: Rank, env: Envelope<M> },
+    Deliver {
+        from: Rank,
+        to: Rank,
+        env: Envelope<M>,
+    },
 }
 
 struct Entry<M> {
@@ -88,7 +92,16 @@ pub fn simulate<A: Algorithm>(
     let np = cfg.np;
     let record = cfg.record || A::NEEDS_HISTORY;
     let mut nodes: Vec<Node<A::Proc>> = (0..np)
-        .map(|r| Node::new(A::build(args, r, np), r, np, cfg.seed, cfg.faults.clone(), record))
+        .map(|r| {
+            Node::new(
+                A::build(args, r, np),
+                r,
+                np,
+                cfg.seed,
+                cfg.faults.clone(),
+                record,
+            )
+        })
         .collect();
     let mut link_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7369_6d75_6c61_7465);
     let mut last_arrival = vec![0u64; np * np];
@@ -144,7 +157,7 @@ pub fn simulate<A: Algorithm>(
             unfinished -= 1;
         }
         if let Some(at) = node.next_timer() {
-            if wake[rank].map_or(true, |w| at < w) {
+            if wake[rank].is_none_or(|w| at < w) {
                 wake[rank] = Some(at);
                 q.push(at, Item::Timer(rank));
             }

@@ -1,0 +1,184 @@
+//! Both binaries under real mpirun (through scripts/mpirun), one job at a time.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn run_ok(np: usize, name: &str, args: &[&str], tag: &str) -> Value {
+    let report = scratch(&format!("{name}-{tag}-{np}.json"));
+    let mut all: Vec<&str> = args.to_vec();
+    let rp = report.to_str().unwrap().to_string();
+    all.extend(["--report", &rp]);
+    let r = mpirun(np, name, &all);
+    assert_eq!(
+        r.code, 0,
+        "np={np} {name} {args:?}\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(r.stdout.contains("all checks passed"), "{}", r.stdout);
+    let rep = read_json(&report);
+    assert_eq!(rep["driver"], "mpi");
+    assert_eq!(rep["np"], np);
+    assert_eq!(rep["ending"], "Finished");
+    assert_checks_passed(&rep);
+    rep
+}
+
+#[test]
+fn lamport_star_at_several_np() {
+    for np in [1, 2, 4, 8] {
+        let rep = run_ok(np, "lamport", &[], "star");
+        assert_eq!(rep["ranks"][0]["output"]["replies"], np - 1);
+        // 2 messages per responder, each delivered.
+        assert_eq!(rep["metrics"]["messages_delivered"], 2 * (np - 1));
+        assert_eq!(
+            rep["metrics"]["communication_steps"],
+            if np > 1 { 2 } else { 0 }
+        );
+    }
+}
+
+#[test]
+fn lamport_random_with_crash_and_drop() {
+    for np in [2, 4, 8] {
+        let rep = run_ok(
+            np,
+            "lamport",
+            &[
+                "--pattern",
+                "random",
+                "--events",
+                "20",
+                "--crash",
+                "1@5",
+                "--drop",
+                "0.2",
+            ],
+            "random",
+        );
+        assert_eq!(rep["ranks"][1]["crashed"], true);
+        assert_eq!(rep["ranks"][0]["crashed"], false);
+    }
+}
+
+#[test]
+fn vector_ring_at_several_np() {
+    for np in [1, 2, 4, 8] {
+        let rep = run_ok(np, "vector", &["--rounds", "3"], "ring");
+        assert_eq!(rep["ranks"][0]["output"]["rounds"], 3);
+        // Every rank ticks twice per round (rank 0: send, then receive; the others: receive,
+        // then send), and rank 0's last receive has seen everything. Alone, one tick a round.
+        let per_rank = if np == 1 { 3 } else { 2 * 3 };
+        assert_eq!(
+            rep["ranks"][0]["output"]["vc"],
+            Value::from(vec![per_rank; np])
+        );
+    }
+}
+
+#[test]
+fn vector_random_with_crash_drop_and_delay() {
+    for np in [2, 4, 8] {
+        let rep = run_ok(
+            np,
+            "vector",
+            &[
+                "--pattern",
+                "random",
+                "--events",
+                "15",
+                "--crash",
+                "0@4",
+                "--drop",
+                "0.1",
+                "--delay",
+                "0..3",
+                "--dup",
+                "0.1",
+            ],
+            "random",
+        );
+        assert_eq!(rep["ranks"][0]["crashed"], true);
+    }
+}
+
+#[test]
+fn lost_token_gives_up_after_patience() {
+    let rep = run_ok(4, "vector", &["--drop", "1", "--patience", "100"], "lost");
+    assert_eq!(rep["ranks"][0]["output"]["gave_up"], true);
+    assert_eq!(rep["metrics"]["messages_dropped"], 1);
+}
+
+#[test]
+fn trace_parses_with_the_shiviz_regex_and_svg_is_xml() {
+    let trace = scratch("mpi-trace.log");
+    let svg = scratch("mpi-diagram.svg");
+    let r = mpirun(
+        4,
+        "lamport",
+        &[
+            "--pattern",
+            "random",
+            "--events",
+            "8",
+            "--drop",
+            "0.2",
+            "--crash",
+            "3@3",
+            "--trace",
+            trace.to_str().unwrap(),
+            "--diagram",
+            svg.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let re = regex::Regex::new(mpidist::shared::history::SHIVIZ_REGEX).unwrap();
+    let log = std::fs::read_to_string(&trace).unwrap();
+    let mut lines = 0;
+    for line in log.lines() {
+        let caps = re
+            .captures(line)
+            .unwrap_or_else(|| panic!("line does not match: {line}"));
+        let host = &caps["host"];
+        let clock: serde_json::Map<String, Value> = serde_json::from_str(&caps["clock"]).unwrap();
+        assert!(clock[host].as_u64().unwrap() >= 1, "own entry: {line}");
+        lines += 1;
+    }
+    assert!(lines >= 4 * 8, "one line per event: {lines}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+}
+
+#[test]
+fn timeout_exits_3() {
+    let r = mpirun(
+        2,
+        "vector",
+        &["--drop", "1", "--patience", "60000", "--timeout", "1"],
+    );
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("did NOT finish"), "{}", r.stdout);
+}
+
+#[test]
+fn bad_input_under_mpirun_says_one_sentence_once() {
+    let r = mpirun(2, "lamport", &["--crash", "5@10"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr.matches("rank 5 does not exist").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"));
+    let r = mpirun(2, "vector", &["--drop", "1.5"]);
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr.matches("between 0 and 1").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+}
