@@ -1,11 +1,13 @@
 //! The MPI driver: one process per rank, a single-threaded event loop around a [`Node`].
 //!
-//! This module and `rma` are the only places that touch MPI. The loop:
-//! 1. receive every matched-probed message (`MPI_Improbe` + `MPI_Mrecv`), decode, deliver;
+//! This is the only module that touches MPI (and, for request buffers, `unsafe`). The loop:
+//! 1. test the pre-posted `MPI_Irecv(ANY_SOURCE)`; on completion copy the bytes out, re-post,
+//!    decode (failures are counted, never a panic) and deliver;
 //! 2. fire due timers; release messages whose `--delay` has elapsed;
 //! 3. post non-blocking sends and test the outstanding ones (every request is completed);
-//! 4. when nothing happened, back off: spin briefly, then yield, then sleep up to 200 µs (never
-//!    past the next timer), so that oversubscribed ranks on few cores do not starve each other.
+//! 4. when nothing happened, back off: poll again for a while (a reply is usually microseconds
+//!    away), then yield, then sleep up to 200 µs (never past the next timer), so that
+//!    oversubscribed ranks on few cores do not starve each other.
 //!
 //! Ending a run without hanging, even with crashed ranks:
 //! - a rank that is done, crashed or past `--timeout` joins a non-blocking barrier and keeps
@@ -24,8 +26,9 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
+use mpi::datatype::Equivalence;
 use mpi::datatype::PartitionMut;
-use mpi::point_to_point::{Destination, MatchedReceiveVec, Source};
+use mpi::point_to_point::{Destination, Source};
 use mpi::request::{Request, StaticScope};
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Root};
@@ -33,7 +36,7 @@ use mpi::traits::{CommunicatorCollectives, Root};
 use super::faults::FaultPlan;
 use super::history::{Event, History};
 use super::node::{Envelope, Node, Outgoing};
-use super::process::{Algorithm, Process, Rank};
+use super::process::{Algorithm, Kind, Process, Rank};
 use super::report::{Ending, RankResult, RunResult};
 
 /// The one tag of algorithm messages; the kind is in the payload.
@@ -43,7 +46,8 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// A non-blocking send and the buffer it owns until MPI is done with it.
 struct InFlight {
-    req: Request<'static, [u8], StaticScope>,
+    /// `None` once completed.
+    req: Option<Request<'static, [u8], StaticScope>>,
     buf: *mut [u8],
 }
 
@@ -59,21 +63,91 @@ impl InFlight {
             world
                 .process_at_rank(to as i32)
                 .immediate_send_with_tag(StaticScope, data, DATA_TAG);
-        InFlight { req, buf }
+        InFlight {
+            req: Some(req),
+            buf,
+        }
     }
 
-    /// `Ok` once the send has completed (the buffer is freed), else the request back.
-    fn test(self) -> Result<(), InFlight> {
-        match self.req.test() {
+    /// Whether the send has completed (then its buffer is freed).
+    fn test(&mut self) -> bool {
+        let Some(req) = self.req.take() else {
+            return true;
+        };
+        match req.test() {
             Ok(_) => {
                 // SAFETY: the request completed, so MPI no longer reads the buffer, and the
                 // reference handed to it was consumed with the request. `buf` came from
-                // Box::leak in `post` and is freed exactly once, here.
+                // Box::leak in `post` and is freed exactly once, here (`req` is now None).
                 drop(unsafe { Box::from_raw(self.buf) });
-                Ok(())
+                true
             }
-            Err(req) => Err(InFlight { req, buf: self.buf }),
+            Err(req) => {
+                self.req = Some(req);
+                false
+            }
         }
+    }
+}
+
+/// Largest encoded message; the receive buffer is pre-posted at this size.
+pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+/// The pre-posted receive: matching a message straight into it on arrival is what keeps the
+/// driver near the raw MPI latency (a probe-then-receive pays an unexpected-queue copy).
+struct Inbox {
+    req: Option<Request<'static, [u8], StaticScope>>,
+    buf: *mut [u8],
+}
+
+impl Inbox {
+    fn new(world: &SimpleCommunicator) -> Inbox {
+        let buf: *mut [u8] = Box::leak(vec![0u8; MAX_MESSAGE_BYTES].into_boxed_slice());
+        let mut inbox = Inbox { req: None, buf };
+        inbox.post(world);
+        inbox
+    }
+
+    fn post(&mut self, world: &SimpleCommunicator) {
+        // SAFETY: `buf` is owned by this inbox (leaked in `new`) and, while a receive is
+        // pending, only MPI writes it: `take` reads it only after the request completed.
+        let data: &'static mut [u8] = unsafe { &mut *self.buf };
+        let req = world
+            .any_process()
+            .immediate_receive_into_with_tag(StaticScope, data, DATA_TAG);
+        self.req = Some(req);
+    }
+
+    /// The next received message (source, bytes), re-posting the receive.
+    fn take(&mut self, world: &SimpleCommunicator, scratch: &mut Vec<u8>) -> Option<Rank> {
+        let req = self.req.take()?;
+        match req.test() {
+            Ok(status) => {
+                let n = status.count(u8::equivalent_datatype()) as usize;
+                // SAFETY: the receive completed; MPI no longer writes the buffer and the
+                // request's reference was consumed with it.
+                let data: &[u8] = unsafe { &*self.buf };
+                scratch.clear();
+                scratch.extend_from_slice(&data[..n]);
+                self.post(world);
+                Some(status.source_rank() as Rank)
+            }
+            Err(req) => {
+                self.req = Some(req);
+                None
+            }
+        }
+    }
+
+    /// Cancel the pending receive and free the buffer.
+    fn close(mut self) {
+        if let Some(req) = self.req.take() {
+            req.cancel();
+            req.wait();
+        }
+        // SAFETY: no request is pending any more (cancelled and completed above), so MPI
+        // no longer holds the buffer; `buf` came from Box::leak in `new`.
+        drop(unsafe { Box::from_raw(self.buf) });
     }
 }
 
@@ -92,44 +166,59 @@ struct Driver<P: Process> {
     world: SimpleCommunicator,
     node: Node<P>,
     start: Instant,
-    crash_at: Option<Duration>,
+    /// µs since the start, as of the current pass.
+    now: u64,
+    /// Event-loop passes so far.
+    passes: u64,
+    crash_at_us: Option<u64>,
     held: BinaryHeap<Held>,
     held_seq: u64,
     sending: Vec<InFlight>,
+    inbox: Inbox,
+    /// The last received message, copied out of the inbox so it can be re-posted at once.
+    scratch: Vec<u8>,
     out: Vec<Outgoing<P::Msg>>,
     sent: u64,
     received: u64,
 }
 
 impl<P: Process> Driver<P> {
-    fn now_us(&self) -> u64 {
-        self.start.elapsed().as_micros() as u64
+    /// Read the clock once per pass: `clock_gettime` dominated the loop when called per use.
+    fn tick_clock(&mut self) -> u64 {
+        self.now = self.start.elapsed().as_micros() as u64;
+        self.now
     }
 
     /// One pass of the event loop; returns whether anything happened.
     fn step(&mut self, running: bool) -> bool {
         let mut busy = false;
-        let now = self.now_us();
-        if let Some(at) = self.crash_at {
-            if !self.node.crashed() && self.start.elapsed() >= at {
-                self.node.crash(now);
-            }
+        self.passes = self.passes.wrapping_add(1);
+        // Reading the clock is a large share of an idle pass: read it when something may be
+        // due, when a message arrives, and every 64 passes (for the timeout).
+        let mut now = if self.crash_at_us.is_some()
+            || self.node.next_timer().is_some()
+            || !self.held.is_empty()
+            || self.passes.is_multiple_of(64)
+        {
+            self.tick_clock()
+        } else {
+            self.now
+        };
+        if self.crash_at_us.is_some_and(|at| now >= at) && !self.node.crashed() {
+            self.node.crash(now);
         }
         // A bounded batch, so timers and sends are not starved by a flood.
         for _ in 0..256 {
-            let Some(probed) = self
-                .world
-                .any_process()
-                .immediate_matched_probe_with_tag(DATA_TAG)
-            else {
+            let Some(from) = self.inbox.take(&self.world, &mut self.scratch) else {
                 break;
             };
-            let (bytes, status) = probed.matched_receive_vec::<u8>();
             self.received += 1;
-            busy = true;
-            let from = status.source_rank() as Rank;
-            match postcard::from_bytes::<Envelope<P::Msg>>(&bytes) {
-                Ok(env) => self.node.deliver(from, env, self.now_us(), &mut self.out),
+            if !busy {
+                now = self.tick_clock();
+                busy = true;
+            }
+            match postcard::from_bytes::<Envelope<P::Msg>>(&self.scratch) {
+                Ok(env) => self.node.deliver(from, env, now, &mut self.out),
                 Err(e) => {
                     log::warn!(
                         "rank {}: undecodable message from rank {from}: {e}",
@@ -140,11 +229,17 @@ impl<P: Process> Driver<P> {
             }
         }
         if running {
-            busy |= self.node.fire_due_timers(self.now_us(), &mut self.out);
+            busy |= self.node.fire_due_timers(now, &mut self.out);
         }
-        let now = self.now_us();
-        for o in std::mem::take(&mut self.out) {
-            let bytes = postcard::to_allocvec(&o.env).expect("messages serialize");
+        let mut out = std::mem::take(&mut self.out);
+        for o in out.drain(..) {
+            let size = postcard::experimental::serialized_size(&o.env).expect("messages serialize");
+            assert!(
+                size <= MAX_MESSAGE_BYTES,
+                "a {} message of {size} bytes exceeds the driver's {MAX_MESSAGE_BYTES}-byte limit",
+                o.env.msg.kind()
+            );
+            let bytes = postcard::to_extend(&o.env, Vec::with_capacity(size)).expect("serialize");
             if o.delay_us == 0 {
                 self.post(o.to, bytes);
             } else {
@@ -154,6 +249,7 @@ impl<P: Process> Driver<P> {
             }
             busy = true;
         }
+        self.out = out; // keep the allocation
         while self.held.peek().is_some_and(|Reverse(h)| h.0 <= now) {
             let Reverse((_, _, to, bytes)) = self.held.pop().expect("peeked");
             // Already on the (emulated) wire: a sender crash does not recall it.
@@ -161,11 +257,8 @@ impl<P: Process> Driver<P> {
             busy = true;
         }
         let before = self.sending.len();
-        self.sending = std::mem::take(&mut self.sending)
-            .into_iter()
-            .filter_map(|s| s.test().err())
-            .collect();
-        busy | (self.sending.len() != before)
+        self.sending.retain_mut(|s| !s.test());
+        busy || self.sending.len() != before
     }
 
     fn post(&mut self, to: Rank, bytes: Vec<u8>) {
@@ -173,39 +266,56 @@ impl<P: Process> Driver<P> {
         self.sending.push(InFlight::post(&self.world, to, bytes));
     }
 
-    /// How long to rest after an idle pass.
-    fn back_off(&self, idle_since: Instant) {
-        let idle = idle_since.elapsed();
-        if idle < Duration::from_micros(50) {
-            std::hint::spin_loop();
-        } else if idle < Duration::from_millis(1) {
+    /// Rest after `idle` consecutive idle passes: spin first (a reply is usually microseconds
+    /// away), then yield, then sleep up to 200 µs but never past the next timer or release.
+    fn back_off(&self, idle: u32) {
+        if idle < 2_000 {
+            // Poll again at once: a PAUSE here costs more latency than it saves power.
+        } else if idle < 4_000 {
             std::thread::yield_now();
         } else {
-            let mut nap = Duration::from_micros(200);
+            let mut nap = 200u64;
             if let Some(t) = self.node.next_timer() {
-                nap = nap.min(Duration::from_micros(t.saturating_sub(self.now_us())));
+                nap = nap.min(t.saturating_sub(self.now));
             }
             if let Some(Reverse(h)) = self.held.peek() {
-                nap = nap.min(Duration::from_micros(h.0.saturating_sub(self.now_us())));
+                nap = nap.min(h.0.saturating_sub(self.now));
             }
-            std::thread::sleep(nap);
+            std::thread::sleep(Duration::from_micros(nap));
         }
     }
 
-    /// Serve messages until `req` completes.
-    fn serve_until<D: ?Sized>(&mut self, mut req: Request<'static, D, StaticScope>, running: bool) {
-        let mut idle_since = Instant::now();
-        loop {
-            match req.test() {
-                Ok(_) => return,
-                Err(r) => req = r,
-            }
+    /// Run the loop until `until` says stop (checked after every pass).
+    fn serve(&mut self, running: bool, mut until: impl FnMut(&mut Self) -> bool) {
+        let mut idle = 0u32;
+        while !until(self) {
             if self.step(running) {
-                idle_since = Instant::now();
+                idle = 0;
             } else {
-                self.back_off(idle_since);
+                idle = idle.saturating_add(1);
+                self.back_off(idle);
             }
         }
+    }
+
+    /// Serve messages until `req` completes (tested every 16 passes: each test runs MPI's
+    /// progress engine, which the pass already does once).
+    fn serve_until<D: ?Sized>(&mut self, req: Request<'static, D, StaticScope>, running: bool) {
+        let mut req = Some(req);
+        let mut n = 0u32;
+        self.serve(running, |_| {
+            n = n.wrapping_add(1);
+            if !n.is_multiple_of(16) {
+                return false;
+            }
+            match req.take().expect("pending").test() {
+                Ok(_) => true,
+                Err(r) => {
+                    req = Some(r);
+                    false
+                }
+            }
+        });
     }
 }
 
@@ -227,32 +337,32 @@ pub fn run_mpi<A: Algorithm>(
         record,
     );
     world.barrier();
+    // A private communicator: the algorithm's traffic never matches anyone else's receives.
+    let comm = world.duplicate();
     let mut me = Driver {
-        world: world.duplicate(),
+        inbox: Inbox::new(&comm),
+        world: comm,
         node,
         start: Instant::now(),
-        crash_at: cfg.faults.crash_time_ms(rank).map(Duration::from_millis),
+        now: 0,
+        passes: 0,
+        crash_at_us: cfg.faults.crash_time_ms(rank).map(|ms| ms * 1000),
         held: BinaryHeap::new(),
         held_seq: 0,
         sending: Vec::new(),
+        scratch: Vec::new(),
         out: Vec::new(),
         sent: 0,
         received: 0,
     };
-    if me.crash_at == Some(Duration::ZERO) {
+    if me.crash_at_us == Some(0) {
         me.node.crash(0);
     }
     me.node.start(0, &mut me.out);
 
     // Phase 1: run until done, crashed or out of time.
-    let mut idle_since = Instant::now();
-    while !me.node.finished() && me.start.elapsed() < cfg.timeout {
-        if me.step(true) {
-            idle_since = Instant::now();
-        } else {
-            me.back_off(idle_since);
-        }
-    }
+    let timeout_us = cfg.timeout.as_micros() as u64;
+    me.serve(true, |me| me.node.finished() || me.now >= timeout_us);
     let mut timed_out = !me.node.finished();
     let barrier = me.world.immediate_barrier();
     me.serve_until(barrier, true);
@@ -305,7 +415,9 @@ pub fn run_mpi<A: Algorithm>(
     me.serve_until(barrier, false);
 
     // Phase 4: gather results at rank 0.
-    let (result, events) = me.node.finish();
+    let Driver { node, inbox, .. } = me;
+    inbox.close();
+    let (result, events) = node.finish();
     let blob = postcard::to_allocvec(&(result, events)).expect("results serialize");
     let root = world.process_at_rank(0);
     let len = blob.len() as i32;
