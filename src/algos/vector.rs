@@ -338,7 +338,7 @@ impl Algorithm for VectorClocks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::process::process_rng;
+    use crate::shared::process::effects_of;
     use crate::shared::Effect;
 
     fn args(pattern: Pattern) -> VectorArgs {
@@ -356,11 +356,7 @@ mod tests {
         np: usize,
         f: impl FnOnce(&mut Vector, &mut C),
     ) -> Vec<Effect<Msg, ClockTimer>> {
-        let mut rng = process_rng(1, rank);
-        let mut effects = Vec::new();
-        let mut ctx = Ctx::new(rank, np, Duration::ZERO, &mut rng, &mut effects);
-        f(p, &mut ctx);
-        effects
+        effects_of(p, rank, np, f)
     }
 
     #[test]

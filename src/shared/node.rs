@@ -113,15 +113,7 @@ impl<P: Process> Node<P> {
         if self.crashed {
             return;
         }
-        let mut ctx = Ctx::new(
-            self.rank,
-            self.np,
-            dur(now_us),
-            &mut self.rng,
-            &mut self.effects,
-        );
-        self.proc.on_start(&mut ctx);
-        self.apply(now_us, out);
+        self.handle(now_us, out, |p, ctx| p.on_start(ctx));
     }
 
     pub fn deliver(
@@ -142,15 +134,7 @@ impl<P: Process> Node<P> {
         self.rec.recv(from, env.seq, env.vc.as_deref(), now_us, || {
             label_of("recv", "from", from, &msg)
         });
-        let mut ctx = Ctx::new(
-            self.rank,
-            self.np,
-            dur(now_us),
-            &mut self.rng,
-            &mut self.effects,
-        );
-        self.proc.on_message(from, msg, &mut ctx);
-        self.apply(now_us, out);
+        self.handle(now_us, out, |p, ctx| p.on_message(from, msg, ctx));
     }
 
     /// Fire every timer due at `now_us`, earliest first. Returns whether any fired.
@@ -168,15 +152,7 @@ impl<P: Process> Node<P> {
                 break;
             };
             let (timer, _, _) = self.timers.swap_remove(i);
-            let mut ctx = Ctx::new(
-                self.rank,
-                self.np,
-                dur(now_us),
-                &mut self.rng,
-                &mut self.effects,
-            );
-            self.proc.on_timer(timer, &mut ctx);
-            self.apply(now_us, out);
+            self.handle(now_us, out, |p, ctx| p.on_timer(timer, ctx));
             fired = true;
         }
         fired
@@ -189,6 +165,24 @@ impl<P: Process> Node<P> {
             self.timers.clear();
             self.rec.crash(now_us);
         }
+    }
+
+    /// Call one handler, then carry out its effects.
+    fn handle(
+        &mut self,
+        now_us: u64,
+        out: &mut Vec<Outgoing<P::Msg>>,
+        f: impl FnOnce(&mut P, &mut Ctx<P::Msg, P::Timer>),
+    ) {
+        let mut ctx = Ctx::new(
+            self.rank,
+            self.np,
+            dur(now_us),
+            &mut self.rng,
+            &mut self.effects,
+        );
+        f(&mut self.proc, &mut ctx);
+        self.apply(now_us, out);
     }
 
     fn apply(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {

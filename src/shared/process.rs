@@ -117,6 +117,23 @@ impl<'a, M: Clone, T> Ctx<'a, M, T> {
     }
 }
 
+/// Call one handler of `p` as rank `rank` of `np` at time zero and return its effects: what
+/// unit tests of state machines assert on.
+pub fn effects_of<P: Process>(
+    p: &mut P,
+    rank: Rank,
+    np: usize,
+    f: impl FnOnce(&mut P, &mut Ctx<P::Msg, P::Timer>),
+) -> Vec<Effect<P::Msg, P::Timer>> {
+    let mut rng = process_rng(1, rank);
+    let mut effects = Vec::new();
+    f(
+        p,
+        &mut Ctx::new(rank, np, Duration::ZERO, &mut rng, &mut effects),
+    );
+    effects
+}
+
 /// Seed of the RNG a rank's process gets: a function of the run seed and the rank only.
 pub fn process_rng(seed: u64, rank: Rank) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
