@@ -48,43 +48,44 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 struct InFlight {
     /// `None` once completed.
     req: Option<Request<'static, [u8], StaticScope>>,
-    buf: *mut [u8],
+    /// The raw parts of the `Vec` holding the bytes, rebuilt once the send completed.
+    ptr: *mut u8,
+    len: usize,
+    cap: usize,
 }
 
 impl InFlight {
     fn post(world: &SimpleCommunicator, to: Rank, bytes: Vec<u8>) -> InFlight {
-        // The buffer is leaked so the request may borrow it for 'static, and reclaimed once
-        // MPI_Test reports the send complete.
-        let buf: *mut [u8] = Box::leak(bytes.into_boxed_slice());
-        // SAFETY: `buf` came from Box::leak just above and is only read through this shared
-        // reference until the request completes; nothing else aliases it mutably.
-        let data: &'static [u8] = unsafe { &*buf };
+        // The Vec is taken apart so the request may borrow its bytes for 'static; it is put
+        // back together (and reused) once MPI_Test reports the send complete.
+        let mut bytes = std::mem::ManuallyDrop::new(bytes);
+        let (ptr, len, cap) = (bytes.as_mut_ptr(), bytes.len(), bytes.capacity());
+        // SAFETY: `ptr` points to `len` initialized bytes of a Vec that nobody else owns any
+        // more (ManuallyDrop); they are only read, through this reference, until completion.
+        let data: &'static [u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
         let req =
             world
                 .process_at_rank(to as i32)
                 .immediate_send_with_tag(StaticScope, data, DATA_TAG);
         InFlight {
             req: Some(req),
-            buf,
+            ptr,
+            len,
+            cap,
         }
     }
 
-    /// Whether the send has completed (then its buffer is freed).
-    fn test(&mut self) -> bool {
-        let Some(req) = self.req.take() else {
-            return true;
-        };
+    /// The buffer back once the send has completed, for reuse.
+    fn test(&mut self) -> Option<Vec<u8>> {
+        let req = self.req.take()?;
         match req.test() {
-            Ok(_) => {
-                // SAFETY: the request completed, so MPI no longer reads the buffer, and the
-                // reference handed to it was consumed with the request. `buf` came from
-                // Box::leak in `post` and is freed exactly once, here (`req` is now None).
-                drop(unsafe { Box::from_raw(self.buf) });
-                true
-            }
+            // SAFETY: the request completed, so MPI no longer reads the bytes, and the
+            // reference handed to it was consumed with the request. The parts came from a
+            // Vec in `post` and are reassembled exactly once, here (`req` is now None).
+            Ok(_) => Some(unsafe { Vec::from_raw_parts(self.ptr, self.len, self.cap) }),
             Err(req) => {
                 self.req = Some(req);
-                false
+                None
             }
         }
     }
@@ -118,19 +119,23 @@ impl Inbox {
         self.req = Some(req);
     }
 
-    /// The next received message (source, bytes), re-posting the receive.
-    fn take(&mut self, world: &SimpleCommunicator, scratch: &mut Vec<u8>) -> Option<Rank> {
+    /// The next received message: its source and `read` of its bytes, after which the
+    /// receive is re-posted.
+    fn take<T>(
+        &mut self,
+        world: &SimpleCommunicator,
+        read: impl FnOnce(&[u8]) -> T,
+    ) -> Option<(Rank, T)> {
         let req = self.req.take()?;
         match req.test() {
             Ok(status) => {
                 let n = status.count(u8::equivalent_datatype()) as usize;
                 // SAFETY: the receive completed; MPI no longer writes the buffer and the
-                // request's reference was consumed with it.
+                // request's reference was consumed with it. It is re-posted only after `read`.
                 let data: &[u8] = unsafe { &*self.buf };
-                scratch.clear();
-                scratch.extend_from_slice(&data[..n]);
+                let value = read(&data[..n]);
                 self.post(world);
-                Some(status.source_rank() as Rank)
+                Some((status.source_rank() as Rank, value))
             }
             Err(req) => {
                 self.req = Some(req);
@@ -175,8 +180,8 @@ struct Driver<P: Process> {
     held_seq: u64,
     sending: Vec<InFlight>,
     inbox: Inbox,
-    /// The last received message, copied out of the inbox so it can be re-posted at once.
-    scratch: Vec<u8>,
+    /// Send buffers whose sends completed, reused to spare an allocation per message.
+    pool: Vec<Vec<u8>>,
     out: Vec<Outgoing<P::Msg>>,
     sent: u64,
     received: u64,
@@ -209,7 +214,10 @@ impl<P: Process> Driver<P> {
         }
         // A bounded batch, so timers and sends are not starved by a flood.
         for _ in 0..256 {
-            let Some(from) = self.inbox.take(&self.world, &mut self.scratch) else {
+            let Some((from, decoded)) = self
+                .inbox
+                .take(&self.world, |b| postcard::from_bytes::<Envelope<P::Msg>>(b))
+            else {
                 break;
             };
             self.received += 1;
@@ -217,7 +225,7 @@ impl<P: Process> Driver<P> {
                 now = self.tick_clock();
                 busy = true;
             }
-            match postcard::from_bytes::<Envelope<P::Msg>>(&self.scratch) {
+            match decoded {
                 Ok(env) => self.node.deliver(from, env, now, &mut self.out),
                 Err(e) => {
                     log::warn!(
@@ -227,19 +235,56 @@ impl<P: Process> Driver<P> {
                     self.node.metrics.decode_failures += 1;
                 }
             }
+            // Answer before polling again: the reply is on the critical path.
+            self.flush_out(now);
         }
-        if running {
-            busy |= self.node.fire_due_timers(now, &mut self.out);
+        if running && self.node.fire_due_timers(now, &mut self.out) {
+            busy = true;
+            self.flush_out(now);
         }
+        while self.held.peek().is_some_and(|Reverse(h)| h.0 <= now) {
+            let Reverse((_, _, to, bytes)) = self.held.pop().expect("peeked");
+            // Already on the (emulated) wire: a sender crash does not recall it.
+            self.post(to, bytes);
+            busy = true;
+        }
+        // Each MPI_Test runs MPI's progress engine, which the inbox test above just did:
+        // completing sends every 16th pass keeps an idle pass to one progress call.
+        if self.passes.is_multiple_of(16) || self.sending.len() > 64 {
+            busy |= self.complete_sends();
+        }
+        busy
+    }
+
+    /// Test the outstanding sends; keep the buffers of completed ones for reuse.
+    fn complete_sends(&mut self) -> bool {
+        let before = self.sending.len();
+        let pool = &mut self.pool;
+        self.sending.retain_mut(|s| match s.test() {
+            Some(buf) => {
+                if pool.len() < 64 {
+                    pool.push(buf);
+                }
+                false
+            }
+            None => true,
+        });
+        self.sending.len() != before
+    }
+
+    /// Encode the handlers' outgoing messages and post them (or hold them for `--delay`).
+    fn flush_out(&mut self, now: u64) {
         let mut out = std::mem::take(&mut self.out);
         for o in out.drain(..) {
-            let size = postcard::experimental::serialized_size(&o.env).expect("messages serialize");
+            let mut buf = self.pool.pop().unwrap_or_default();
+            buf.clear();
+            let bytes = postcard::to_extend(&o.env, buf).expect("messages serialize");
             assert!(
-                size <= MAX_MESSAGE_BYTES,
-                "a {} message of {size} bytes exceeds the driver's {MAX_MESSAGE_BYTES}-byte limit",
-                o.env.msg.kind()
+                bytes.len() <= MAX_MESSAGE_BYTES,
+                "a {} message of {} bytes exceeds the driver's {MAX_MESSAGE_BYTES}-byte limit",
+                o.env.msg.kind(),
+                bytes.len()
             );
-            let bytes = postcard::to_extend(&o.env, Vec::with_capacity(size)).expect("serialize");
             if o.delay_us == 0 {
                 self.post(o.to, bytes);
             } else {
@@ -247,18 +292,8 @@ impl<P: Process> Driver<P> {
                 self.held
                     .push(Reverse((now + o.delay_us, self.held_seq, o.to, bytes)));
             }
-            busy = true;
         }
         self.out = out; // keep the allocation
-        while self.held.peek().is_some_and(|Reverse(h)| h.0 <= now) {
-            let Reverse((_, _, to, bytes)) = self.held.pop().expect("peeked");
-            // Already on the (emulated) wire: a sender crash does not recall it.
-            self.post(to, bytes);
-            busy = true;
-        }
-        let before = self.sending.len();
-        self.sending.retain_mut(|s| !s.test());
-        busy || self.sending.len() != before
     }
 
     fn post(&mut self, to: Rank, bytes: Vec<u8>) {
@@ -350,7 +385,7 @@ pub fn run_mpi<A: Algorithm>(
         held: BinaryHeap::new(),
         held_seq: 0,
         sending: Vec::new(),
-        scratch: Vec::new(),
+        pool: Vec::new(),
         out: Vec::new(),
         sent: 0,
         received: 0,
@@ -359,6 +394,7 @@ pub fn run_mpi<A: Algorithm>(
         me.node.crash(0);
     }
     me.node.start(0, &mut me.out);
+    me.flush_out(0);
 
     // Phase 1: run until done, crashed or out of time.
     let timeout_us = cfg.timeout.as_micros() as u64;
