@@ -54,7 +54,12 @@ impl Metrics {
     /// Apply `f` to the total and to the counters of `kind`.
     pub fn count(&mut self, kind: &str, f: impl Fn(&mut Counters)) {
         f(&mut self.total);
-        match self.by_kind.iter_mut().find(|(k, _)| k == kind) {
+        // Kinds come from `&'static str`s: a length check rejects most mismatches cheaply.
+        match self
+            .by_kind
+            .iter_mut()
+            .find(|(k, _)| k.len() == kind.len() && k == kind)
+        {
             Some((_, c)) => f(c),
             None => {
                 let mut c = Counters::default();
