@@ -218,7 +218,7 @@ impl<P: Process> Driver<'_, P> {
         for _ in 0..256 {
             let Some((from, decoded)) = self
                 .inbox
-                .take(&self.world, |b| postcard::from_bytes::<Envelope<P::Msg>>(b))
+                .take(self.world, |b| postcard::from_bytes::<Envelope<P::Msg>>(b))
             else {
                 break;
             };
