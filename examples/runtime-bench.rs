@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use mpidist::shared::faults::FaultPlan;
-use mpidist::shared::mpi_driver::{run_mpi, MpiConfig};
+use mpidist::shared::mpi_driver::{run_mpi, MpiConfig, World};
 use mpidist::shared::sim::{simulate, SimConfig};
 use mpidist::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
@@ -177,8 +177,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// median ratio is the figure (timing on shared cores is noisy, ratios in one round less so).
 fn mpi_mode(out: &str) {
     const ROUNDS: usize = 5;
-    let universe = mpi::initialize().expect("MPI init");
-    let world = universe.world();
+    let mpi = World::init().expect("MPI init");
+    let world = mpi.comm();
     assert_eq!(world.size(), 2, "run under mpirun -np 2");
     let cfg = MpiConfig {
         seed: 1,
@@ -190,11 +190,11 @@ fn mpi_mode(out: &str) {
     let (mut raw, mut nonblocking, mut driver, mut ratios) = (vec![], vec![], vec![], vec![]);
     for round in 0..ROUNDS {
         world.barrier();
-        let raw_us = raw_ping_pong(&world);
+        let raw_us = raw_ping_pong(world);
         world.barrier();
-        let nonblocking_us = raw_nonblocking_ping_pong(&world);
+        let nonblocking_us = raw_nonblocking_ping_pong(world);
         world.barrier();
-        let run = run_mpi::<PingPongAlgo>(&world, &args, &cfg);
+        let run = run_mpi::<PingPongAlgo>(&mpi, &args, &cfg);
         if let Some(run) = run {
             let (t0, t1) = run.ranks[0].output;
             let driver_us = (t1 - t0) as f64 / (2 * ROUND_TRIPS) as f64;

@@ -6,8 +6,10 @@ pub mod faults;
 pub mod history;
 pub mod mpi_driver;
 pub mod node;
+pub mod primitives;
 pub mod process;
 pub mod report;
+pub mod rma;
 pub mod run;
 pub mod sim;
 

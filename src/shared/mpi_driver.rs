@@ -356,12 +356,90 @@ impl<P: Process> Driver<'_, P> {
     }
 }
 
-/// Run algorithm `A` on every rank of `world`. Rank 0 gets the run's result.
+/// MPI, initialized: the world communicator and the collectives the binaries need. Dropping
+/// it finalizes MPI.
+pub struct World {
+    // Declared before the universe so that it is dropped first.
+    comm: SimpleCommunicator,
+    _universe: mpi::environment::Universe,
+}
+
+impl World {
+    /// Initialize MPI (a singleton run when not started by mpirun).
+    pub fn init() -> Option<World> {
+        let universe = mpi::initialize()?;
+        Some(World {
+            comm: universe.world(),
+            _universe: universe,
+        })
+    }
+    pub fn rank(&self) -> Rank {
+        self.comm.rank() as Rank
+    }
+    pub fn size(&self) -> usize {
+        self.comm.size() as usize
+    }
+    /// The raw communicator, for the RMA module and benchmarks.
+    pub fn comm(&self) -> &SimpleCommunicator {
+        &self.comm
+    }
+    pub fn barrier(&self) {
+        self.comm.barrier();
+    }
+    /// The largest of every rank's `v`, at every rank.
+    pub fn max_f64(&self, v: f64) -> f64 {
+        let mut out = 0.0f64;
+        self.comm
+            .all_reduce_into(&v, &mut out, SystemOperation::max());
+        out
+    }
+    /// Gather every rank's bytes at rank 0 (`MPI_Gatherv`): `Some(all, in rank order)` there.
+    pub fn gather_to_root(&self, blob: &[u8]) -> Option<Vec<Vec<u8>>> {
+        let root = self.comm.process_at_rank(0);
+        let len = blob.len() as i32;
+        if self.rank() != 0 {
+            root.gather_into(&len);
+            root.gather_varcount_into(blob);
+            return None;
+        }
+        let mut lens = vec![0i32; self.size()];
+        root.gather_into_root(&len, &mut lens[..]);
+        let displs: Vec<i32> = lens
+            .iter()
+            .scan(0i32, |acc, &l| {
+                let d = *acc;
+                *acc += l;
+                Some(d)
+            })
+            .collect();
+        let mut all = vec![0u8; lens.iter().map(|&l| l as usize).sum()];
+        {
+            let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
+            root.gather_varcount_into_root(blob, &mut part);
+        }
+        Some(
+            displs
+                .iter()
+                .zip(&lens)
+                .map(|(d, l)| all[*d as usize..(*d + *l) as usize].to_vec())
+                .collect(),
+        )
+    }
+    /// Broadcast rank 0's exit code so that every rank exits with it.
+    pub fn agree_on_exit_code(&self, code: u8) -> u8 {
+        let mut c = code;
+        self.comm.process_at_rank(0).broadcast_into(&mut c);
+        c
+    }
+}
+
+/// Run algorithm `A` on every rank. Rank 0 gets the run's result.
 pub fn run_mpi<A: Algorithm>(
-    world: &SimpleCommunicator,
+    mpi: &World,
     args: &A::Args,
     cfg: &MpiConfig,
 ) -> Option<RunResult<<A::Proc as Process>::Output>> {
+    let world = &mpi.comm;
     let np = world.size() as usize;
     let rank = world.rank() as Rank;
     let record = cfg.record || A::NEEDS_HISTORY;
@@ -374,7 +452,6 @@ pub fn run_mpi<A: Algorithm>(
         record,
     );
     world.barrier();
-    // A private communicator: the algorithm's traffic never matches anyone else's receives.
     // The driver uses `world` itself with its own tag: a duplicated communicator made every
     // MPI_Test measurably slower (about 0.2 µs a message with Open MPI 4.1).
     let mut me = Driver {
@@ -458,34 +535,12 @@ pub fn run_mpi<A: Algorithm>(
     inbox.close();
     let (result, events) = node.finish();
     let blob = postcard::to_allocvec(&(result, events)).expect("results serialize");
-    let root = world.process_at_rank(0);
-    let len = blob.len() as i32;
-    if rank != 0 {
-        root.gather_into(&len);
-        root.gather_varcount_into(&blob[..]);
-        return None;
-    }
-    let mut lens = vec![0i32; np];
-    root.gather_into_root(&len, &mut lens[..]);
-    let displs: Vec<i32> = lens
-        .iter()
-        .scan(0i32, |acc, &l| {
-            let d = *acc;
-            *acc += l;
-            Some(d)
-        })
-        .collect();
-    let mut all = vec![0u8; lens.iter().map(|&l| l as usize).sum()];
-    {
-        let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
-        root.gather_varcount_into_root(&blob[..], &mut part);
-    }
+    let blobs = mpi.gather_to_root(&blob)?;
     let mut ranks = Vec::with_capacity(np);
     let mut history = History::default();
-    for (d, l) in displs.iter().zip(&lens) {
-        let bytes = &all[*d as usize..(*d + *l) as usize];
+    for bytes in blobs {
         let (r, e): (RankResult<<A::Proc as Process>::Output>, Vec<Event>) =
-            postcard::from_bytes(bytes).expect("rank results decode");
+            postcard::from_bytes(&bytes).expect("rank results decode");
         ranks.push(r);
         history.ranks.push(e);
     }
@@ -500,11 +555,4 @@ pub fn run_mpi<A: Algorithm>(
         ranks,
         history: record.then_some(history),
     })
-}
-
-/// Broadcast rank 0's exit code so that every rank exits with it.
-pub fn agree_on_exit_code(world: &SimpleCommunicator, code: u8) -> u8 {
-    let mut c = code;
-    world.process_at_rank(0).broadcast_into(&mut c);
-    c
 }

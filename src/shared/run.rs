@@ -12,7 +12,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use serde_json::Value;
 
 use super::cli::CommonArgs;
-use super::mpi_driver::{self, MpiConfig};
+use super::mpi_driver::{self, MpiConfig, World};
 use super::process::{Algorithm, Process};
 use super::report::{Check, Ending, RunResult};
 use super::sim::{simulate, SimConfig};
@@ -115,14 +115,11 @@ fn sim_config(common: &CommonArgs, np: usize, seed: u64) -> SimConfig {
 }
 
 fn run_under_mpi<A: Algorithm>(args: &A::Args, common: &CommonArgs, quiet: bool) -> u8 {
-    let Some(universe) = mpi::initialize() else {
+    let Some(world) = World::init() else {
         return usage_error("MPI could not be initialized");
     };
-    let world = universe.world();
-    let np = mpi::topology::Communicator::size(&world) as usize;
-    if let Err(msg) = validate::<A>(args, common, np) {
-        let rank = mpi::topology::Communicator::rank(&world);
-        return if rank == 0 && !quiet {
+    if let Err(msg) = validate::<A>(args, common, world.size()) {
+        return if world.rank() == 0 && !quiet {
             usage_error(&msg)
         } else {
             code::USAGE
@@ -138,7 +135,7 @@ fn run_under_mpi<A: Algorithm>(args: &A::Args, common: &CommonArgs, quiet: bool)
         Some(run) => conclude::<A>(args, common, &run),
         None => 0,
     };
-    mpi_driver::agree_on_exit_code(&world, code)
+    world.agree_on_exit_code(code)
 }
 
 /// Rank 0 (or the simulator): check, print, write outputs; returns the exit code.
