@@ -281,6 +281,25 @@ impl<C: Cell> CasRegister<C> {
     }
 }
 
+/// A shared reference to a cell is a cell (so wrappers can borrow one).
+impl<C: Cell> Cell for &C {
+    fn fetch_add(&self, v: i64) -> i64 {
+        (*self).fetch_add(v)
+    }
+    fn fetch_max(&self, v: i64) -> i64 {
+        (*self).fetch_max(v)
+    }
+    fn compare_and_swap(&self, expected: i64, new: i64) -> i64 {
+        (*self).compare_and_swap(expected, new)
+    }
+    fn swap(&self, v: i64) -> i64 {
+        (*self).swap(v)
+    }
+    fn load(&self) -> i64 {
+        (*self).load()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,23 +352,5 @@ mod tests {
         tickets.sort_unstable();
         let expected: Vec<i64> = (0..8000).chain(10_000..14_000).collect();
         assert_eq!(tickets, expected);
-    }
-}
-
-impl<C: Cell> Cell for &C {
-    fn fetch_add(&self, v: i64) -> i64 {
-        (*self).fetch_add(v)
-    }
-    fn fetch_max(&self, v: i64) -> i64 {
-        (*self).fetch_max(v)
-    }
-    fn compare_and_swap(&self, expected: i64, new: i64) -> i64 {
-        (*self).compare_and_swap(expected, new)
-    }
-    fn swap(&self, v: i64) -> i64 {
-        (*self).swap(v)
-    }
-    fn load(&self) -> i64 {
-        (*self).load()
     }
 }
