@@ -67,6 +67,21 @@ fn bad_flag_values() {
 }
 
 #[test]
+fn values_out_of_range() {
+    assert_usage(
+        "vector",
+        &["--sim", "--np", "4", "--delay", "0..99999999999"],
+        "at most",
+    );
+    assert_usage(
+        "vector",
+        &["--sim", "--np", "4", "--crash", "1@99999999999"],
+        "at most",
+    );
+    assert_usage("vector", &["--sim", "--np", "100000"], "--np");
+}
+
+#[test]
 fn ranks_that_do_not_exist() {
     assert_usage(
         "lamport",
@@ -118,7 +133,11 @@ fn help_explains_every_option() {
         "--events",
         "--patience",
     ] {
-        assert!(r.stdout.contains(opt), "--help lacks {opt}");
+        // Followed by a space: "--seed" must not pass on the strength of "--seeds".
+        assert!(
+            r.stdout.contains(&format!("{opt} ")),
+            "--help lacks '{opt}'"
+        );
     }
 }
 

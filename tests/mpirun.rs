@@ -152,6 +152,55 @@ fn trace_parses_with_the_shiviz_regex_and_svg_is_xml() {
 }
 
 #[test]
+fn timeout_with_messages_in_flight_exits_3_without_a_panic() {
+    // A token that never stops circulating, and a random workload still sending delayed
+    // messages: the run ends at the timeout with traffic in flight.
+    for (name, args) in [
+        ("vector", vec!["--rounds", "100000", "--timeout", "0.5"]),
+        (
+            "lamport",
+            vec![
+                "--pattern",
+                "random",
+                "--events",
+                "100000",
+                "--delay",
+                "0..5",
+                "--timeout",
+                "0.5",
+            ],
+        ),
+    ] {
+        let r = mpirun(4, name, &args);
+        assert_eq!(r.code, 3, "{name}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("did NOT finish"), "{}", r.stdout);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn partition_that_heals() {
+    let rep = run_ok(
+        4,
+        "lamport",
+        &[
+            "--pattern",
+            "random",
+            "--events",
+            "30",
+            "--partition",
+            "0,1|2,3@0..20",
+        ],
+        "partition",
+    );
+    assert!(
+        rep["metrics"]["messages_dropped"].as_u64().unwrap() > 0,
+        "{}",
+        rep["metrics"]
+    );
+}
+
+#[test]
 fn timeout_exits_3() {
     let r = mpirun(
         2,

@@ -133,7 +133,7 @@ fn random_pattern_produces_concurrency_and_the_checker_counts_it() {
         record: false,
     };
     let run = simulate::<VectorClocks>(&args, &cfg);
-    let (_, counts) = vector::check_history(run.history.as_ref().unwrap());
+    let counts = vector::pair_counts(run.history.as_ref().unwrap());
     assert!(counts.concurrent > 0 && counts.ordered > 0, "{counts:?}");
 }
 
@@ -272,11 +272,16 @@ fn sim_report_has_the_documented_schema() {
     let rep = read_json(&report);
     for key in [
         "algorithm",
+        "driver",
         "np",
         "seed",
+        "args",
         "faults",
+        "faults_text",
+        "ending",
         "elapsed_s",
         "checks",
+        "summary",
         "metrics",
         "ranks",
     ] {
@@ -286,7 +291,10 @@ fn sim_report_has_the_documented_schema() {
         "messages_sent",
         "messages_delivered",
         "messages_dropped",
+        "messages_duplicated",
+        "messages_lost_to_crash",
         "bytes_sent",
+        "decode_failures",
         "by_kind",
         "communication_steps",
     ] {
@@ -296,4 +304,107 @@ fn sim_report_has_the_documented_schema() {
     assert_eq!(rep["ranks"].as_array().unwrap().len(), 3);
     assert_eq!(rep["metrics"]["by_kind"]["Request"]["sent"], 2);
     assert_checks_passed(&rep);
+}
+
+#[test]
+fn happens_before_pair_count_matches_brute_force() {
+    use mpidist::shared::history::happened_before;
+    let args = VectorArgs {
+        pattern: vector::Pattern::Random,
+        rounds: 1,
+        events: 12,
+        patience: 50,
+    };
+    for seed in 0..20 {
+        let faults = FaultPlan {
+            drop: 0.1,
+            dup: 0.1,
+            delay_ms: Some((0, 3)),
+            crashes: vec![Crash { rank: 2, at_ms: 4 }],
+            ..Default::default()
+        };
+        let cfg = SimConfig {
+            np: 5,
+            seed,
+            faults,
+            timeout_us: 10_000_000,
+            record: false,
+        };
+        let run = simulate::<VectorClocks>(&args, &cfg);
+        let h = run.history.as_ref().unwrap();
+        let vcs: Vec<&Vec<u64>> = h
+            .events()
+            .filter(|(_, e)| e.kind != mpidist::shared::history::EventKind::Crash)
+            .map(|(_, e)| &e.vc)
+            .collect();
+        let mut ordered = 0u64;
+        for a in &vcs {
+            for b in &vcs {
+                ordered += u64::from(happened_before(a, b));
+            }
+        }
+        assert_eq!(vector::pair_counts(h).ordered, ordered, "seed {seed}");
+    }
+}
+
+#[test]
+fn duplicated_tokens_do_not_count_as_rounds() {
+    let args = VectorArgs {
+        pattern: vector::Pattern::Ring,
+        rounds: 4,
+        events: 1,
+        patience: 50,
+    };
+    for seed in 0..200 {
+        let faults = FaultPlan {
+            dup: 0.5,
+            delay_ms: Some((0, 3)),
+            ..Default::default()
+        };
+        let cfg = SimConfig {
+            np: 5,
+            seed,
+            faults,
+            timeout_us: 10_000_000,
+            record: false,
+        };
+        let run = simulate::<VectorClocks>(&args, &cfg);
+        let o = &run.ranks[0].output;
+        assert_eq!((o.rounds, o.gave_up), (4, false), "seed {seed}");
+        // Every rank forwarded each trip exactly once: 4 trips of 5 hops, plus the copies.
+        let tokens = run.metrics().total.sent;
+        assert_eq!(tokens, 4 * 5, "seed {seed}");
+    }
+}
+
+#[test]
+fn large_histories_are_checked_in_linear_time() {
+    // Far above the pairwise limit: the checkers take the linear path and still pass.
+    let args = VectorArgs {
+        pattern: vector::Pattern::Random,
+        rounds: 1,
+        events: 2000,
+        patience: 50,
+    };
+    let cfg = SimConfig {
+        np: 4,
+        seed: 9,
+        faults: FaultPlan::default(),
+        timeout_us: 60_000_000,
+        record: false,
+    };
+    let run = simulate::<VectorClocks>(&args, &cfg);
+    assert!(run.history.as_ref().unwrap().events().count() > vector::PAIRWISE_LIMIT);
+    for c in VectorClocks::check(&args, &run) {
+        assert!(c.passed, "{c:?}");
+    }
+    let largs = LamportArgs {
+        pattern: lamport::Pattern::Random,
+        events: 2000,
+        patience: 50,
+    };
+    let run = simulate::<LamportClocks>(&largs, &cfg);
+    for c in LamportClocks::check(&largs, &run) {
+        assert!(c.passed, "{c:?}");
+    }
 }

@@ -14,8 +14,8 @@ pub struct CommonArgs {
     #[arg(long, help_heading = "Run")]
     pub sim: bool,
     /// Number of simulated ranks (with --sim or --seeds; under mpirun use mpirun's -np).
-    #[arg(long, value_name = "N", help_heading = "Run")]
-    pub np: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(..=4096), help_heading = "Run")]
+    pub np: Option<u16>,
     /// Seed of every random choice (latencies, faults, the algorithm's own RNG).
     #[arg(long, default_value_t = 1, value_name = "S", help_heading = "Run")]
     pub seed: u64,
@@ -73,7 +73,11 @@ impl CommonArgs {
 }
 
 fn parse_seeds(s: &str) -> Result<Range<u64>, String> {
-    let (a, b) = faults::parse_range(s, "--seeds")?;
+    let (a, b) = s
+        .split_once("..")
+        .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+        .filter(|(a, b)| a <= b)
+        .ok_or_else(|| format!("--seeds must look like A..B with A <= B, got '{s}'"))?;
     if a == b {
         return Err(format!(
             "--seeds {s} is empty: the end is exclusive, try {a}..{}",

@@ -178,18 +178,31 @@ impl fmt::Display for FaultPlan {
 
 // ---- parsers for the command line (clap value parsers: one sentence on error) ----
 
+/// The largest time a flag may name: one day, in milliseconds.
+pub const MAX_MS: u64 = 86_400_000;
+
 fn parse_u64(s: &str, what: &str) -> Result<u64, String> {
     s.trim()
         .parse::<u64>()
         .map_err(|_| format!("{what} must be a non-negative integer, got '{s}'"))
 }
 
-/// `MIN..MAX` of non-negative integers with MIN <= MAX.
+fn parse_ms(s: &str, what: &str) -> Result<u64, String> {
+    let v = parse_u64(s, what)?;
+    if v > MAX_MS {
+        return Err(format!(
+            "{what} must be at most {MAX_MS} ms (a day), got {v}"
+        ));
+    }
+    Ok(v)
+}
+
+/// `MIN..MAX` of milliseconds (at most a day) with MIN <= MAX.
 pub fn parse_range(s: &str, what: &str) -> Result<(u64, u64), String> {
     let (a, b) = s
         .split_once("..")
         .ok_or_else(|| format!("{what} must look like MIN..MAX, got '{s}'"))?;
-    let (a, b) = (parse_u64(a, what)?, parse_u64(b, what)?);
+    let (a, b) = (parse_ms(a, what)?, parse_ms(b, what)?);
     if a > b {
         return Err(format!("{what}: MIN must not exceed MAX in '{s}'"));
     }
@@ -203,7 +216,7 @@ pub fn parse_crash(s: &str) -> Result<Crash, String> {
         .ok_or_else(|| format!("a crash looks like RANK@MS (e.g. 2@100), got '{s}'"))?;
     Ok(Crash {
         rank: parse_u64(r, "the crashed rank")? as Rank,
-        at_ms: parse_u64(t, "the crash time")?,
+        at_ms: parse_ms(t, "the crash time")?,
     })
 }
 

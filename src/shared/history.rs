@@ -160,13 +160,34 @@ impl History {
             .flat_map(|(r, es)| es.iter().map(move |e| (r, e)))
     }
 
-    /// The send event of message `seq` of rank `from`.
-    pub fn find_send(&self, from: Rank, seq: u64) -> Option<&Event> {
-        let es = self.ranks.get(from)?;
-        // Sends are appended in seq order, so binary search over the sends would work too;
-        // runs that record history are small enough for a scan.
-        es.iter()
-            .find(|e| matches!(e.kind, EventKind::Send { seq: s, .. } if s == seq))
+    /// `[rank][seq]` → index of that send in the rank's events (seqs count from 0 in the
+    /// order the sends were recorded, dropped ones included).
+    pub fn send_index(&self) -> Vec<Vec<usize>> {
+        self.ranks
+            .iter()
+            .map(|es| {
+                es.iter()
+                    .enumerate()
+                    .filter(|(_, e)| matches!(e.kind, EventKind::Send { .. }))
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The send event of message `seq` of rank `from`, through a [`History::send_index`].
+    pub fn send_of<'h>(&'h self, index: &[Vec<usize>], from: Rank, seq: u64) -> Option<&'h Event> {
+        let i = *index.get(from)?.get(seq as usize)?;
+        self.ranks[from].get(i)
+    }
+
+    /// Number of pairs `e → f` of events (crashes excluded). With vector timestamps that tick
+    /// on every event, `f` has exactly `Σ vc_f − 1` predecessors, so this is linear.
+    pub fn happens_before_pairs(&self) -> u64 {
+        self.events()
+            .filter(|(_, e)| e.kind != EventKind::Crash)
+            .map(|(_, e)| e.vc.iter().sum::<u64>() - 1)
+            .sum()
     }
 
     /// Events in an order consistent with happens-before (by the sum of the vector).
@@ -216,13 +237,23 @@ impl History {
         let np = self.ranks.len();
         let mut col: Vec<Vec<usize>> = self.ranks.iter().map(|es| vec![0; es.len()]).collect();
         let mut next_free = vec![0usize; np];
+        let sends = self.send_index();
+        // receipts[from][seq]: indices (in the receiver's events) of that message's arrivals.
+        let mut receipts: Vec<Vec<Vec<usize>>> =
+            sends.iter().map(|s| vec![Vec::new(); s.len()]).collect();
+        for es in &self.ranks {
+            for (j, e) in es.iter().enumerate() {
+                if let EventKind::Recv { from, seq } = e.kind {
+                    if let Some(v) = receipts.get_mut(from).and_then(|r| r.get_mut(seq as usize)) {
+                        v.push(j);
+                    }
+                }
+            }
+        }
         for (r, i) in self.causal_order() {
             let mut c = next_free[r];
             if let EventKind::Recv { from, seq } = self.ranks[r][i].kind {
-                if let Some(j) = self.ranks[from]
-                    .iter()
-                    .position(|e| matches!(e.kind, EventKind::Send { seq: s, .. } if s == seq))
-                {
+                if let Some(&j) = sends.get(from).and_then(|s| s.get(seq as usize)) {
                     c = c.max(col[from][j] + 1);
                 }
             }
@@ -264,13 +295,8 @@ impl History {
                     continue;
                 };
                 let (x1, y1) = (x(col[r][i]), y(r));
-                let receipts: Vec<usize> = self.ranks[to]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| f.kind == EventKind::Recv { from: r, seq })
-                    .map(|(j, _)| j)
-                    .collect();
-                for j in &receipts {
+                let receipts = &receipts[r][seq as usize];
+                for j in receipts {
                     let _ = writeln!(
                         s,
                         r##"<line x1="{x1:.0}" y1="{y1:.0}" x2="{:.0}" y2="{:.0}" stroke="#336" marker-end="url(#arrow)"/>"##,

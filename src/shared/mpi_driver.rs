@@ -91,6 +91,16 @@ impl InFlight {
     }
 }
 
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // Still pending (a run abandoned it): MPI may yet read the bytes, so leak them rather
+        // than free them, and do not let rsmpi's Request drop panic.
+        if let Some(req) = self.req.take() {
+            std::mem::forget(req);
+        }
+    }
+}
+
 /// Largest encoded message; the receive buffer is pre-posted at this size.
 pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
 
@@ -156,6 +166,16 @@ impl Inbox {
     }
 }
 
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        // Only reached with a pending receive if `close` was skipped (a panic): leak the
+        // buffer, which MPI may still write, and keep rsmpi's Request drop from panicking.
+        if let Some(req) = self.req.take() {
+            std::mem::forget(req);
+        }
+    }
+}
+
 /// A message waiting out its `--delay`: (release µs, order, destination, bytes).
 type Held = Reverse<(u64, u64, Rank, Vec<u8>)>;
 
@@ -185,6 +205,8 @@ struct Driver<'w, P: Process> {
     out: Vec<Outgoing<P::Msg>>,
     sent: u64,
     received: u64,
+    /// Messages received or held after the run ended (a timeout), discarded.
+    late: u64,
 }
 
 impl<P: Process> Driver<'_, P> {
@@ -196,7 +218,8 @@ impl<P: Process> Driver<'_, P> {
         self.now
     }
 
-    /// One pass of the event loop; returns whether anything happened.
+    /// One pass of the event loop; returns whether anything happened. With `running` false
+    /// the run is over: messages are received and discarded, held ones dropped, nothing runs.
     fn step(&mut self, running: bool) -> bool {
         let mut busy = false;
         self.passes = self.passes.wrapping_add(1);
@@ -211,7 +234,7 @@ impl<P: Process> Driver<'_, P> {
         } else {
             self.now
         };
-        if self.crash_at_us.is_some_and(|at| now >= at) && !self.node.crashed() {
+        if running && self.crash_at_us.is_some_and(|at| now >= at) && !self.node.crashed() {
             self.node.crash(now);
         }
         // A bounded batch, so timers and sends are not starved by a flood.
@@ -226,6 +249,10 @@ impl<P: Process> Driver<'_, P> {
             if !busy {
                 now = self.tick_clock();
                 busy = true;
+            }
+            if !running {
+                self.late += 1;
+                continue;
             }
             match decoded {
                 Ok(env) => self.node.deliver(from, env, now, &mut self.out),
@@ -243,6 +270,10 @@ impl<P: Process> Driver<'_, P> {
         if running && self.node.fire_due_timers(now, &mut self.out) {
             busy = true;
             self.flush_out(now);
+        }
+        if !running {
+            self.late += self.held.len() as u64;
+            self.held.clear();
         }
         while self.held.peek().is_some_and(|Reverse(h)| h.0 <= now) {
             let Reverse((_, _, to, bytes)) = self.held.pop().expect("peeked");
@@ -368,6 +399,12 @@ impl World {
     /// Initialize MPI (a singleton run when not started by mpirun).
     pub fn init() -> Option<World> {
         let universe = mpi::initialize()?;
+        // A panic on one rank must not leave the others waiting in a collective forever.
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            SimpleCommunicator::world().abort(70);
+        }));
         Some(World {
             comm: universe.world(),
             _universe: universe,
@@ -469,6 +506,7 @@ pub fn run_mpi<A: Algorithm>(
         out: Vec::new(),
         sent: 0,
         received: 0,
+        late: 0,
     };
     if me.crash_at_us == Some(0) {
         me.node.crash(0);
@@ -520,15 +558,21 @@ pub fn run_mpi<A: Algorithm>(
         }
     }
     if !me.sending.is_empty() {
+        // Dropping them leaks their buffers: MPI may still read them.
         log::warn!(
             "rank {rank}: {} sends did not complete; abandoning them",
             me.sending.len()
         );
-        // Leaking is the safe choice: MPI may still read those buffers.
-        std::mem::forget(std::mem::take(&mut me.sending));
+        me.sending.clear();
     }
     let barrier = me.world.immediate_barrier();
     me.serve_until(barrier, false);
+    if me.late > 0 {
+        log::info!(
+            "rank {rank}: discarded {} messages after the run ended",
+            me.late
+        );
+    }
 
     // Phase 4: gather results at rank 0.
     let Driver { node, inbox, .. } = me;

@@ -68,8 +68,12 @@ fn run<A: Algorithm>(argv: Vec<OsString>) -> u8 {
         }
     };
     let common = cli.common;
+    if common.simulated() && quiet {
+        // Started by mpirun with --sim: the simulation runs once, on rank 0.
+        return code::OK;
+    }
     if common.simulated() {
-        let Some(np) = common.np else {
+        let Some(np) = common.np.map(usize::from) else {
             return usage_error("--sim needs --np N, the number of simulated ranks");
         };
         if let Err(msg) = validate::<A>(&cli.algo, &common, np) {
@@ -241,6 +245,16 @@ fn verdict_line<O>(run: &RunResult<O>, code: u8) -> String {
     }
 }
 
+/// `s` as one shell word (`|` in a partition must not become a pipe).
+fn shell_quote(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@,=+-".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
 /// The command line that reruns one seed of a sweep.
 fn reproduce(argv: &[OsString], seed: u64) -> String {
     let mut out: Vec<String> = Vec::new();
@@ -260,7 +274,7 @@ fn reproduce(argv: &[OsString], seed: u64) -> String {
             continue;
         }
         has_sim |= a == "--sim";
-        out.push(if a.contains(' ') { format!("'{a}'") } else { a });
+        out.push(shell_quote(&a));
     }
     if !has_sim {
         out.push("--sim".into());
@@ -333,6 +347,14 @@ mod tests {
         assert_eq!(
             reproduce(&argv, 17),
             "lamport --np 4 --drop 0.1 --sim --seed 17"
+        );
+        let argv: Vec<OsString> = ["vector", "--seeds=0..9", "--partition", "0|1@0..5"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(
+            reproduce(&argv, 3),
+            "vector --partition '0|1@0..5' --sim --seed 3"
         );
     }
 }
