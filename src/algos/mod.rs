@@ -1,3 +1,4 @@
 pub mod lamport;
+pub mod shared_counter;
 pub mod vector;
 pub mod workload;

@@ -398,6 +398,12 @@ pub struct World {
 impl World {
     /// Initialize MPI (a singleton run when not started by mpirun).
     pub fn init() -> Option<World> {
+        // Open MPI 4.x's osc/rdma over shared memory segfaults in 64-bit MPI_Compare_and_swap
+        // (open-mpi/ompi#7967, #11349). Unless the user chose, exclude it: one node then gets
+        // osc/sm (also several times faster), several nodes osc/ucx or pt2pt. MPICH ignores it.
+        if std::env::var_os("OMPI_MCA_osc").is_none() {
+            std::env::set_var("OMPI_MCA_osc", "^rdma");
+        }
         let universe = mpi::initialize()?;
         // A panic on one rank must not leave the others waiting in a collective forever.
         let report = std::panic::take_hook();

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use serde::Serialize;
 use serde_json::Value;
 
 use super::cli::CommonArgs;
@@ -40,33 +41,64 @@ fn launcher_rank() -> Option<u32> {
         .find_map(|v| std::env::var(v).ok()?.parse().ok())
 }
 
-fn usage_error(msg: &str) -> u8 {
+/// Print one sentence naming the problem; the usage exit code.
+pub fn usage_error(msg: &str) -> u8 {
     eprintln!("error: {msg}");
     code::USAGE
 }
 
 /// Entry point of an algorithm binary.
 pub fn main<A: Algorithm>() -> ExitCode {
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .try_init();
+    init_logging();
     ExitCode::from(run::<A>(std::env::args_os().collect()))
 }
 
-fn run<A: Algorithm>(argv: Vec<OsString>) -> u8 {
+/// The command line of a binary: common options, its own, and whether this process is an
+/// mpirun rank other than 0 (which prints nothing of usage errors).
+pub struct Parsed<T> {
+    pub common: CommonArgs,
+    pub algo: T,
+    pub quiet: bool,
+}
+
+/// Parse `argv`; on error or `--help`, print (once under mpirun) and return the exit code.
+pub fn parse<T: Args>(
+    name: &'static str,
+    about: &'static str,
+    argv: &[OsString],
+) -> Result<Parsed<T>, u8> {
     let quiet = launcher_rank().is_some_and(|r| r != 0);
-    let cmd = Cli::<A::Args>::command().name(A::NAME).about(A::ABOUT);
-    let cli = match cmd
-        .try_get_matches_from(&argv)
-        .and_then(|m| Cli::<A::Args>::from_arg_matches(&m))
+    let cmd = Cli::<T>::command().name(name).about(about);
+    match cmd
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::<T>::from_arg_matches(&m))
     {
-        Ok(cli) => cli,
+        Ok(cli) => Ok(Parsed {
+            common: cli.common,
+            algo: cli.algo,
+            quiet,
+        }),
         Err(e) => {
             if !quiet {
                 let _ = e.print();
             }
-            return e.exit_code() as u8;
+            Err(e.exit_code() as u8)
         }
+    }
+}
+
+/// Set up logging (`RUST_LOG`) for diagnostics; results never go through it.
+pub fn init_logging() {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .try_init();
+}
+
+fn run<A: Algorithm>(argv: Vec<OsString>) -> u8 {
+    let cli = match parse::<A::Args>(A::NAME, A::ABOUT, &argv) {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
+    let quiet = cli.quiet;
     let common = cli.common;
     if common.simulated() && quiet {
         // Started by mpirun with --sim: the simulation runs once, on rank 0.
@@ -150,34 +182,48 @@ fn conclude<A: Algorithm>(
 ) -> u8 {
     let checks = A::check(args, run);
     let summary = A::summarize(args, run);
+    let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
+    finish(A::NAME, args_json, common, run, &checks, &summary, None)
+}
+
+/// Print the summary, the message counts (runs that exchange messages), the checks and the
+/// verdict; write the report (with `extra` fields merged in), trace and diagram. Returns the
+/// exit code.
+pub fn finish<O: Serialize>(
+    name: &str,
+    args_json: Value,
+    common: &CommonArgs,
+    run: &RunResult<O>,
+    checks: &[Check],
+    summary: &[String],
+    extra: Option<Value>,
+) -> u8 {
     let m = run.metrics();
     println!(
         "{}: np={} driver={} seed={} faults: {}",
-        A::NAME,
-        run.np,
-        run.driver,
-        run.seed,
-        run.faults
+        name, run.np, run.driver, run.seed, run.faults
     );
-    for line in &summary {
+    for line in summary {
         println!("  {line}");
     }
-    println!(
-        "  messages: {} sent, {} delivered, {} dropped, {} duplicated, {} lost to crashes; {} bytes; {} communication steps; {:.3} s{}",
-        m.total.sent,
-        m.total.delivered,
-        m.total.dropped,
-        m.total.duplicated,
-        m.total.lost_to_crash,
-        m.total.bytes_sent,
-        m.communication_steps,
-        run.elapsed_s,
-        if run.driver == "sim" { " (virtual)" } else { "" }
-    );
+    if extra.is_none() {
+        println!(
+            "  messages: {} sent, {} delivered, {} dropped, {} duplicated, {} lost to crashes; {} bytes; {} communication steps; {:.3} s{}",
+            m.total.sent,
+            m.total.delivered,
+            m.total.dropped,
+            m.total.duplicated,
+            m.total.lost_to_crash,
+            m.total.bytes_sent,
+            m.communication_steps,
+            run.elapsed_s,
+            if run.driver == "sim" { " (virtual)" } else { "" }
+        );
+    }
     if m.decode_failures > 0 {
         println!("  {} messages failed to decode", m.decode_failures);
     }
-    for c in &checks {
+    for c in checks {
         println!(
             "  check {}: {} ({})",
             c.name,
@@ -185,12 +231,13 @@ fn conclude<A: Algorithm>(
             c.detail
         );
     }
-    let code = verdict(run.ending, &checks);
+    let mut code = verdict(run.ending, checks);
     println!("{}", verdict_line(run, code));
-    let mut code = code;
     if let Some(path) = &common.report {
-        let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
-        let report = run.report(args_json, &checks, &summary);
+        let mut report = run.report(args_json, checks, summary);
+        if let (Some(Value::Object(extra)), Value::Object(r)) = (extra, &mut report) {
+            r.extend(extra);
+        }
         code = write_or(
             path,
             &serde_json::to_string_pretty(&report).expect("json"),
@@ -204,10 +251,7 @@ fn conclude<A: Algorithm>(
         if let Some(path) = &common.diagram {
             let title = format!(
                 "{} np={} seed={} faults: {}",
-                A::NAME,
-                run.np,
-                run.seed,
-                run.faults
+                name, run.np, run.seed, run.faults
             );
             code = write_or(path, &h.svg(&title), code);
         }
@@ -222,7 +266,8 @@ fn write_or(path: &Path, text: &str, code: u8) -> u8 {
     }
 }
 
-fn verdict(ending: Ending, checks: &[Check]) -> u8 {
+/// The exit code of a run: 1 if a check failed, else 3 if it did not finish, else 0.
+pub fn verdict(ending: Ending, checks: &[Check]) -> u8 {
     if checks.iter().any(|c| !c.passed) {
         code::CHECK_FAILED
     } else if ending != Ending::Finished {

@@ -14,6 +14,7 @@ pub fn bin(name: &str) -> PathBuf {
     match name {
         "lamport" => PathBuf::from(env!("CARGO_BIN_EXE_lamport")),
         "vector" => PathBuf::from(env!("CARGO_BIN_EXE_vector")),
+        "shared-counter" => PathBuf::from(env!("CARGO_BIN_EXE_shared-counter")),
         other => panic!("unknown binary {other}"),
     }
 }
