@@ -1,0 +1,104 @@
+//! `scripts/bench shared-counter`: one mpirun job per np. In each, every rank runs K
+//! operations on one cell hosted by rank 0, in turn: a bare `MPI_Fetch_and_op` + flush loop
+//! (the floor), our `SharedCounter::fetch_add`, the compare-and-swap increment, and the
+//! originals' locked scheme. Prints total ops/s and the ratios, and merges them into a JSON
+//! file keyed by np.
+//!
+//! Usage: `counter-bench --ops K --out FILE` under mpirun.
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use mpidist::shared::mpi_driver::World;
+use mpidist::shared::primitives::{LegacyCell, RmaCellHost, SharedCounter};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Total operations per second of `k` operations on every rank.
+fn timed(world: &World, k: u64, f: impl FnOnce()) -> f64 {
+    world.barrier();
+    let t = Instant::now();
+    f();
+    let slowest = world.max_f64(t.elapsed().as_secs_f64());
+    (k * world.size() as u64) as f64 / slowest
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        argv.iter()
+            .position(|a| a == name)
+            .and_then(|i| argv.get(i + 1))
+            .cloned()
+    };
+    let k: u64 = flag("--ops").and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let out = flag("--out").expect("--out FILE");
+    let world = World::init().expect("MPI init");
+    let np = world.size();
+
+    let host = RmaCellHost::new(&world, 0, 0);
+    let (raw, fetch_add, cas) = {
+        let cell = host.open();
+        let counter = SharedCounter(&cell);
+        cell.raw_fetch_add_loop(k / 10); // warm-up
+                                         // Alternate the floor and ours, three rounds, and keep the medians: the order and
+                                         // the noise of shared cores then favour neither.
+        let (mut raws, mut ours) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            raws.push(timed(&world, k, || {
+                cell.raw_fetch_add_loop(k);
+            }));
+            ours.push(timed(&world, k, || {
+                for _ in 0..k {
+                    counter.fetch_add(1);
+                }
+            }));
+        }
+        let (raw, fetch_add) = (median(raws), median(ours));
+        let cas = timed(&world, k, || {
+            for _ in 0..k {
+                counter.cas_increment();
+            }
+        });
+        (raw, fetch_add, cas)
+    };
+    drop(host);
+    // The locked scheme is far slower: fewer operations, same rate computation.
+    let k_legacy = (k / 10).max(100);
+    let legacy_cell = LegacyCell::new(&world, 0, 0);
+    let legacy = timed(&world, k_legacy, || {
+        let counter = SharedCounter(&legacy_cell);
+        for _ in 0..k_legacy {
+            counter.fetch_add(1);
+        }
+    });
+    drop(legacy_cell);
+
+    if world.rank() == 0 {
+        println!(
+            "np={np}: raw MPI_Fetch_and_op {raw:.0} ops/s; fetch_add {fetch_add:.0} ({:.2}x raw); cas {cas:.0} ({:.2}x raw); legacy {legacy:.0}; fetch_add / legacy = {:.1}x",
+            fetch_add / raw,
+            cas / raw,
+            fetch_add / legacy
+        );
+        let mut all: Value = std::fs::read_to_string(&out)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_else(|| json!({}));
+        all[np.to_string()] = json!({
+            "raw": raw,
+            "fetch_add": fetch_add,
+            "cas": cas,
+            "legacy": legacy,
+            "fetch_add_vs_raw": fetch_add / raw,
+            "fetch_add_vs_legacy": fetch_add / legacy,
+            "ops_per_rank": k,
+            "legacy_ops_per_rank": k_legacy,
+        });
+        std::fs::write(&out, serde_json::to_string_pretty(&all).unwrap()).expect("write");
+    }
+}
