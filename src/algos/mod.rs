@@ -1,3 +1,4 @@
+pub mod failure_detector;
 pub mod lamport;
 pub mod shared_counter;
 pub mod vector;
