@@ -15,6 +15,7 @@
 //! - eventual strong accuracy: no correct rank is suspected by a correct rank at the end
 //!   (required in adaptive mode, and in fixed mode on links without loss or extra delay,
 //!   unless a partition is still up in the last quarter of the run).
+//!
 //! The report adds, per crash, the detection latency (crash to the moment the last correct
 //! rank suspects it), and false suspicions (in total, per peer, and by quarter of the run).
 
@@ -146,7 +147,11 @@ impl Detector {
 
     /// A heartbeat from `from`: re-arm its timer; restore it if suspected. Returns whether
     /// the suspected set changed.
-    pub fn on_heartbeat<M: Clone, T: From<FdTimer>>(&mut self, from: Rank, ctx: &mut Ctx<M, T>) -> bool {
+    pub fn on_heartbeat<M: Clone, T: From<FdTimer>>(
+        &mut self,
+        from: Rank,
+        ctx: &mut Ctx<M, T>,
+    ) -> bool {
         let restored = self.suspected[from];
         if restored {
             self.suspected[from] = false;
@@ -156,7 +161,10 @@ impl Detector {
             if self.mode == Mode::Adaptive {
                 self.timeouts[from] += self.delta;
             }
-            ctx.local(format!("restore rank{from}; timeout now {} ms", self.timeouts[from].as_millis()));
+            ctx.local(format!(
+                "restore rank{from}; timeout now {} ms",
+                self.timeouts[from].as_millis()
+            ));
         }
         ctx.set_timer(FdTimer::Peer(from).into(), self.timeouts[from]);
         restored
@@ -272,11 +280,18 @@ fn detectable(crash_ms: u64, timeout_ms: u64, period_ms: u64, end_ms: u64) -> bo
     crash_ms + timeout_ms + period_ms < end_ms
 }
 
-/// Whether the fault plan lets eventual accuracy hold at the end.
+/// Whether the fault plan lets eventual accuracy hold at the end: partitions healed, and
+/// either adaptive timeouts on links that at least stop losing messages (bounded delays are
+/// learned), or fixed ones on links that are reliable and fast enough by then.
 pub fn accuracy_required(args: &FdArgs, faults: &FaultPlan) -> bool {
-    let quiet_links = faults.drop == 0.0 && faults.delay_ms.is_none_or(|(_, hi)| hi + args.period < args.timeout_initial);
-    let healed = faults.partitions.iter().all(|p| p.to_ms <= args.duration * 3 / 4);
-    healed && (args.mode == Mode::Adaptive || quiet_links)
+    let settle = args.duration * 3 / 4;
+    let healed = faults.partitions.iter().all(|p| p.to_ms <= settle);
+    let no_loss = faults.drop == 0.0 || faults.heal_ms.is_some_and(|h| h <= settle);
+    let fast = !faults.lossy_at(settle)
+        || faults
+            .delay_ms
+            .is_none_or(|(_, hi)| hi + args.period < args.timeout_initial);
+    healed && no_loss && (args.mode == Mode::Adaptive || fast)
 }
 
 /// The detector checks over every rank's output (public: leader election reuses them).
@@ -323,7 +338,10 @@ pub fn check_detector(args: &FdArgs, run: &RunResult<FdOutput>) -> Vec<Check> {
     for r in run.correct_ranks() {
         for p in &r.output.suspected {
             if correct.contains(p) {
-                inaccurate.push(format!("rank {} suspects correct rank {p} at the end", r.rank));
+                inaccurate.push(format!(
+                    "rank {} suspects correct rank {p} at the end",
+                    r.rank
+                ));
             }
         }
     }
@@ -339,7 +357,7 @@ pub fn check_detector(args: &FdArgs, run: &RunResult<FdOutput>) -> Vec<Check> {
             name: "eventual-strong-accuracy".into(),
             passed: true,
             detail: format!(
-                "not required (fixed timeouts on lossy or slow links, or a partition up near the end); {} false suspicions remain at the end",
+                "not required (links still losing messages, fixed timeouts on slow links, or a partition up near the end); {} false suspicions remain at the end",
                 inaccurate.len()
             ),
         }
@@ -385,7 +403,9 @@ pub fn false_suspicions(run: &RunResult<FdOutput>, duration_ms: u64) -> ([u64; 4
                 .crash_time_ms(s.peer)
                 .is_some_and(|c| (c as f64) <= s.from_ms);
             if !crashed_by_then {
-                let q = ((s.from_ms / duration_ms as f64) * 4.0).floor().clamp(0.0, 3.0) as usize;
+                let q = ((s.from_ms / duration_ms as f64) * 4.0)
+                    .floor()
+                    .clamp(0.0, 3.0) as usize;
                 quarters[q] += 1;
                 per_peer[s.peer] += 1;
             }
@@ -442,7 +462,9 @@ impl Algorithm for FailureDetectorBin {
             .collect();
         for (rank, lat) in detection_latencies(run) {
             lines.push(match lat {
-                Some(l) => format!("crash of rank {rank} detected by every correct rank after {l:.1} ms"),
+                Some(l) => {
+                    format!("crash of rank {rank} detected by every correct rank after {l:.1} ms")
+                }
                 None => format!("crash of rank {rank} not detected by every correct rank"),
             });
         }
@@ -484,12 +506,30 @@ mod tests {
         assert_eq!(
             fx,
             vec![
-                Effect::Send { to: 1, msg: Msg::Heartbeat },
-                Effect::Send { to: 2, msg: Msg::Heartbeat },
-                Effect::SetTimer { timer: Timer::Fd(FdTimer::Beat), after: Duration::from_millis(10) },
-                Effect::SetTimer { timer: Timer::Fd(FdTimer::Peer(1)), after: Duration::from_millis(30) },
-                Effect::SetTimer { timer: Timer::Fd(FdTimer::Peer(2)), after: Duration::from_millis(30) },
-                Effect::SetTimer { timer: Timer::End, after: Duration::from_millis(1000) },
+                Effect::Send {
+                    to: 1,
+                    msg: Msg::Heartbeat
+                },
+                Effect::Send {
+                    to: 2,
+                    msg: Msg::Heartbeat
+                },
+                Effect::SetTimer {
+                    timer: Timer::Fd(FdTimer::Beat),
+                    after: Duration::from_millis(10)
+                },
+                Effect::SetTimer {
+                    timer: Timer::Fd(FdTimer::Peer(1)),
+                    after: Duration::from_millis(30)
+                },
+                Effect::SetTimer {
+                    timer: Timer::Fd(FdTimer::Peer(2)),
+                    after: Duration::from_millis(30)
+                },
+                Effect::SetTimer {
+                    timer: Timer::End,
+                    after: Duration::from_millis(1000)
+                },
             ]
         );
     }
@@ -499,7 +539,9 @@ mod tests {
         for (mode, next) in [(Mode::Adaptive, 35), (Mode::Fixed, 30)] {
             let mut p = node(mode);
             effects_of(&mut p, 0, 3, |p, c| p.on_start(c));
-            let fx = effects_of(&mut p, 0, 3, |p, c| p.on_timer(Timer::Fd(FdTimer::Peer(2)), c));
+            let fx = effects_of(&mut p, 0, 3, |p, c| {
+                p.on_timer(Timer::Fd(FdTimer::Peer(2)), c)
+            });
             assert_eq!(fx, vec![Effect::Local("suspect rank2".into())]);
             assert_eq!(p.output().suspected, vec![2]);
             let fx = effects_of(&mut p, 0, 3, |p, c| p.on_message(2, Msg::Heartbeat, c));
@@ -507,7 +549,10 @@ mod tests {
                 fx,
                 vec![
                     Effect::Local(format!("restore rank2; timeout now {next} ms")),
-                    Effect::SetTimer { timer: Timer::Fd(FdTimer::Peer(2)), after: Duration::from_millis(next) },
+                    Effect::SetTimer {
+                        timer: Timer::Fd(FdTimer::Peer(2)),
+                        after: Duration::from_millis(next)
+                    },
                 ]
             );
             let out = p.output();
@@ -524,7 +569,10 @@ mod tests {
         let fx = effects_of(&mut p, 0, 3, |p, c| p.on_message(1, Msg::Heartbeat, c));
         assert_eq!(
             fx,
-            vec![Effect::SetTimer { timer: Timer::Fd(FdTimer::Peer(1)), after: Duration::from_millis(30) }]
+            vec![Effect::SetTimer {
+                timer: Timer::Fd(FdTimer::Peer(1)),
+                after: Duration::from_millis(30)
+            }]
         );
     }
 
@@ -533,5 +581,75 @@ mod tests {
         let mut p = node(Mode::Fixed);
         effects_of(&mut p, 0, 3, |p, c| p.on_timer(Timer::End, c));
         assert!(p.is_done());
+    }
+
+    #[test]
+    fn checker_catches_a_restored_crash_and_a_suspected_correct_rank() {
+        use crate::shared::faults::Crash;
+        use crate::shared::report::{Ending, Metrics, RankResult};
+        let out = |suspected: Vec<Rank>, suspicions: Vec<Suspicion>| FdOutput {
+            suspected,
+            suspicions,
+            timeouts_ms: vec![30; 3],
+        };
+        let rank = |r, crashed, output| RankResult {
+            rank: r,
+            crashed,
+            done: true,
+            output,
+            metrics: Metrics::default(),
+        };
+        let restored = Suspicion {
+            peer: 2,
+            from_ms: 140.0,
+            until_ms: Some(150.0),
+        };
+        let wrong = Suspicion {
+            peer: 1,
+            from_ms: 900.0,
+            until_ms: None,
+        };
+        let run = RunResult {
+            algorithm: "failure-detector",
+            driver: "sim",
+            np: 3,
+            seed: 0,
+            faults: FaultPlan {
+                crashes: vec![Crash {
+                    rank: 2,
+                    at_ms: 100,
+                }],
+                ..Default::default()
+            },
+            ending: Ending::Finished,
+            elapsed_s: 1.0,
+            ranks: vec![
+                rank(0, false, out(vec![1], vec![restored, wrong])),
+                rank(
+                    1,
+                    false,
+                    out(
+                        vec![2],
+                        vec![Suspicion {
+                            peer: 2,
+                            from_ms: 131.0,
+                            until_ms: None,
+                        }],
+                    ),
+                ),
+                rank(2, true, out(vec![], vec![])),
+            ],
+            history: None,
+        };
+        let checks = check_detector(&args(Mode::Adaptive), &run);
+        assert!(
+            !checks[0].passed && checks[0].detail.contains("restored crashed rank 2"),
+            "{checks:?}"
+        );
+        assert!(
+            !checks[1].passed && checks[1].detail.contains("suspects correct rank 1"),
+            "{checks:?}"
+        );
+        assert_eq!(detection_latencies(&run), vec![(2, None)]);
     }
 }

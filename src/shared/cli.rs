@@ -23,7 +23,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "A..B", value_parser = parse_seeds, conflicts_with_all = ["seed", "report", "trace", "diagram"], help_heading = "Run")]
     pub seeds: Option<Range<u64>>,
     /// Give up after SECS (wall clock under MPI, virtual time in the simulator): exit 3.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_timeout, help_heading = "Run")]
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_timeout, allow_hyphen_values = true, help_heading = "Run")]
     pub timeout: f64,
     /// Write a JSON report of the run (schema in the README).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -35,20 +35,23 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
     pub diagram: Option<PathBuf>,
     /// Crash-stop RANK at MS milliseconds after the start (repeatable).
-    #[arg(long = "crash", value_name = "RANK@MS", value_parser = faults::parse_crash, help_heading = "Faults")]
+    #[arg(long = "crash", value_name = "RANK@MS", value_parser = faults::parse_crash, allow_hyphen_values = true, help_heading = "Faults")]
     pub crashes: Vec<Crash>,
     /// Drop each message with probability P.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = faults::parse_probability, help_heading = "Faults")]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = faults::parse_probability, allow_hyphen_values = true, help_heading = "Faults")]
     pub drop: f64,
     /// Duplicate each message with probability P.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = faults::parse_probability, help_heading = "Faults")]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = faults::parse_probability, allow_hyphen_values = true, help_heading = "Faults")]
     pub dup: f64,
     /// Delay each message copy by a uniform MIN..MAX milliseconds (reorders messages).
-    #[arg(long, value_name = "MIN..MAX", value_parser = faults::parse_delay, help_heading = "Faults")]
+    #[arg(long, value_name = "MIN..MAX", value_parser = faults::parse_delay, allow_hyphen_values = true, help_heading = "Faults")]
     pub delay: Option<(u64, u64)>,
     /// Drop messages between groups during FROM..TO ms, e.g. 0,1|2,3@100..300 (repeatable).
-    #[arg(long = "partition", value_name = "G|G@FROM..TO", value_parser = faults::parse_partition, help_heading = "Faults")]
+    #[arg(long = "partition", value_name = "G|G@FROM..TO", value_parser = faults::parse_partition, allow_hyphen_values = true, help_heading = "Faults")]
     pub partitions: Vec<Partition>,
+    /// From MS on, links stop dropping, duplicating and delaying (a liveness phase).
+    #[arg(long, value_name = "MS", value_parser = faults::parse_heal, allow_hyphen_values = true, help_heading = "Faults")]
+    pub heal: Option<u64>,
 }
 
 impl CommonArgs {
@@ -60,6 +63,7 @@ impl CommonArgs {
             dup: self.dup,
             delay_ms: self.delay,
             partitions: self.partitions.clone(),
+            heal_ms: self.heal,
         }
     }
     /// Whether to run in the simulator.

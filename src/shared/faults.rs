@@ -51,6 +51,9 @@ pub struct FaultPlan {
     /// Extra per-message delay, uniform in `[min, max]` milliseconds.
     pub delay_ms: Option<(u64, u64)>,
     pub partitions: Vec<Partition>,
+    /// From this time on (ms), links stop dropping, duplicating and delaying: a liveness
+    /// phase after a lossy one (crashes stay).
+    pub heal_ms: Option<u64>,
 }
 
 /// What happens to one message at the sender.
@@ -81,6 +84,12 @@ impl FaultPlan {
             .filter(|c| c.rank == rank)
             .map(|c| c.at_ms)
             .min()
+    }
+
+    /// Whether links still lose or delay messages at `t_ms` (partitions aside).
+    pub fn lossy_at(&self, t_ms: u64) -> bool {
+        (self.drop > 0.0 || self.dup > 0.0 || self.delay_ms.is_some())
+            && self.heal_ms.is_none_or(|h| t_ms < h)
     }
 
     /// Reject a plan that names ranks outside `0..np`, with one sentence.
@@ -115,6 +124,9 @@ impl FaultPlan {
         let t_ms = t_us / 1000;
         if self.partitions.iter().any(|p| p.cuts(from, to, t_ms)) {
             return Fate::Dropped;
+        }
+        if self.heal_ms.is_some_and(|h| t_ms >= h) {
+            return Fate::Once(0);
         }
         if self.drop > 0.0 && rng.gen_bool(self.drop) {
             return Fate::Dropped;
@@ -153,6 +165,9 @@ impl fmt::Display for FaultPlan {
         }
         if let Some((lo, hi)) = self.delay_ms {
             parts.push(format!("delay {lo}..{hi} ms"));
+        }
+        if let Some(h) = self.heal_ms {
+            parts.push(format!("links reliable from {h} ms"));
         }
         for p in &self.partitions {
             let groups: Vec<String> = p
@@ -230,6 +245,11 @@ pub fn parse_probability(s: &str) -> Result<f64, String> {
         return Err(format!("a probability must be between 0 and 1, got {p}"));
     }
     Ok(p)
+}
+
+/// `--heal MS`.
+pub fn parse_heal(s: &str) -> Result<u64, String> {
+    parse_ms(s, "the heal time")
 }
 
 /// `MIN..MAX` milliseconds.

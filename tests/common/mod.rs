@@ -15,6 +15,8 @@ pub fn bin(name: &str) -> PathBuf {
         "lamport" => PathBuf::from(env!("CARGO_BIN_EXE_lamport")),
         "vector" => PathBuf::from(env!("CARGO_BIN_EXE_vector")),
         "shared-counter" => PathBuf::from(env!("CARGO_BIN_EXE_shared-counter")),
+        "failure-detector" => PathBuf::from(env!("CARGO_BIN_EXE_failure-detector")),
+        "leader-election" => PathBuf::from(env!("CARGO_BIN_EXE_leader-election")),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -1,0 +1,277 @@
+//! failure-detector and leader-election: simulator sweeps (1,000 seeds per fault plan and
+//! algorithm), real mpirun runs with a leader crash, and bad input.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// The fault plans of the issue, for runs of 500 ms at np 5: safety in every seed, and the
+/// end-state checks wherever the plan lets the ranks settle (the checkers decide).
+const PLANS: &[&[&str]] = &[
+    &["--crash", "0@100"],                     // the (omega) leader
+    &["--crash", "1@100", "--crash", "3@150"], // a minority
+    &[
+        "--crash", "0@50", "--crash", "1@60", "--crash", "2@70", "--crash", "3@80",
+    ], // all but one
+    &["--drop", "0.2", "--heal", "250"],       // lossy links, then reliable
+    &["--drop", "0.2"],                        // lossy to the end
+    &["--delay", "0..20"],
+    &["--partition", "0,1|2,3,4@50..200"], // a partition that heals
+    &[
+        "--crash", "0@100", "--drop", "0.1", "--dup", "0.1", "--delay", "0..10", "--heal", "200",
+    ],
+];
+
+fn sweep(name: &str, extra: &[&str]) {
+    for plan in PLANS {
+        let mut args = vec!["--np", "5", "--seeds", "0..1000", "--duration", "500"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(plan);
+        let r = direct(name, &args);
+        assert_eq!(r.code, 0, "{name} {args:?}:\n{}", r.stdout);
+        assert!(
+            r.stdout
+                .contains("1000 passed, 0 failed a check, 0 did not finish"),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn failure_detector_sweeps() {
+    sweep("failure-detector", &[]);
+    sweep("failure-detector", &["--mode", "fixed"]);
+}
+
+#[test]
+fn omega_sweeps() {
+    sweep("leader-election", &["--variant", "omega"]);
+}
+
+#[test]
+fn ballot_sweeps() {
+    sweep("leader-election", &["--variant", "ballot"]);
+}
+
+#[test]
+fn adaptive_mode_stops_making_false_suspicions() {
+    // Fixed seed: false suspicions early, none in the last quarter; fixed mode keeps erring.
+    let run = |mode: &str| {
+        let report = scratch(&format!("fd-adaptive-{mode}.json"));
+        let r = direct(
+            "failure-detector",
+            &[
+                "--sim",
+                "--np",
+                "4",
+                "--seed",
+                "1",
+                "--delay",
+                "0..20",
+                "--drop",
+                "0.05",
+                "--duration",
+                "20000",
+                "--mode",
+                mode,
+                "--report",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stdout);
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.contains("false suspicions"))
+            .unwrap()
+            .to_string();
+        let q: Vec<u64> = line
+            .split('[')
+            .nth(1)
+            .unwrap()
+            .split(']')
+            .next()
+            .unwrap()
+            .split(", ")
+            .map(|x| x.parse().unwrap())
+            .collect();
+        q
+    };
+    let adaptive = run("adaptive");
+    assert!(adaptive[0] + adaptive[1] > 0, "{adaptive:?}");
+    assert_eq!(adaptive[3], 0, "{adaptive:?}");
+    let fixed = run("fixed");
+    assert!(fixed[3] > 0, "{fixed:?}");
+}
+
+fn detection_latency(rep: &Value, crashed: usize, at: f64) -> f64 {
+    rep["ranks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["crashed"] == false)
+        .map(|r| {
+            let s = r["output"]["fd"]["suspicions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|s| s["peer"] == crashed && s["until_ms"].is_null())
+                .unwrap_or_else(|| panic!("rank {} never suspected rank {crashed}", r["rank"]));
+            s["from_ms"].as_f64().unwrap() - at
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn omega_under_mpirun_elects_rank_1_after_rank_0_crashes() {
+    let (period, timeout) = (20.0, 100.0);
+    for np in [2, 4, 8] {
+        let report = scratch(&format!("omega-{np}.json"));
+        let r = mpirun(
+            np,
+            "leader-election",
+            &[
+                "--crash",
+                "0@300",
+                "--period",
+                "20",
+                "--timeout-initial",
+                "100",
+                "--delta",
+                "50",
+                "--duration",
+                "1500",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
+        let rep = read_json(&report);
+        assert_checks_passed(&rep);
+        for rank in rep["ranks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["crashed"] == false)
+        {
+            assert_eq!(rank["output"]["leader"], 1, "np {np}: {rank}");
+        }
+        // Detection: at least a timeout after the last heartbeat (sent at most a period
+        // before the crash), at most the largest timeout plus slack for scheduling on
+        // oversubscribed cores.
+        let lat = detection_latency(&rep, 0, 300.0);
+        let max_timeout = rep["ranks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["crashed"] == false)
+            .map(|r| r["output"]["fd"]["timeouts_ms"][0].as_f64().unwrap())
+            .fold(0.0, f64::max);
+        assert!(
+            lat >= timeout - period - 1.0,
+            "np {np}: detected after {lat} ms"
+        );
+        assert!(
+            lat <= max_timeout + 2.0 * period + 150.0,
+            "np {np}: detected after {lat} ms"
+        );
+    }
+}
+
+#[test]
+fn ballot_under_mpirun_agrees_on_a_correct_leader() {
+    for np in [2, 4, 8] {
+        let report = scratch(&format!("ballot-{np}.json"));
+        let r = mpirun(
+            np,
+            "leader-election",
+            &[
+                "--variant",
+                "ballot",
+                "--crash",
+                &format!("{}@300", np - 1),
+                "--period",
+                "20",
+                "--timeout-initial",
+                "100",
+                "--delta",
+                "50",
+                "--duration",
+                "1500",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+        );
+        // At np 2 the crash leaves no majority: safety only, still exit 0.
+        assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
+        let rep = read_json(&report);
+        assert_checks_passed(&rep);
+        if np > 2 {
+            let leader = &rep["ranks"][0]["output"]["leader"];
+            assert!(
+                leader.as_u64().is_some_and(|l| l as usize != np - 1),
+                "{leader}"
+            );
+        }
+    }
+}
+
+#[test]
+fn failure_detector_under_mpirun() {
+    for np in [2, 4, 8] {
+        let report = scratch(&format!("fd-{np}.json"));
+        let r = mpirun(
+            np,
+            "failure-detector",
+            &[
+                "--crash",
+                &format!("{}@200", np - 1),
+                "--period",
+                "20",
+                "--timeout-initial",
+                "100",
+                "--delta",
+                "50",
+                "--duration",
+                "1000",
+                "--report",
+                report.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
+        assert_checks_passed(&read_json(&report));
+    }
+}
+
+#[test]
+fn bad_input() {
+    for (name, args, needle) in [
+        (
+            "failure-detector",
+            vec!["--crash", "0@1", "--crash", "1@1"],
+            "every one of the 2 ranks",
+        ),
+        ("leader-election", vec!["--period", "0"], "--period"),
+        ("failure-detector", vec!["--delay", "-5..3"], "non-negative"),
+        (
+            "leader-election",
+            vec!["--period", "50", "--timeout-initial", "50"],
+            "must exceed --period",
+        ),
+        (
+            "leader-election",
+            vec!["--variant", "bully"],
+            "invalid value 'bully'",
+        ),
+    ] {
+        let mut a = vec!["--sim", "--np", "2"];
+        a.extend(args.iter().copied());
+        let r = direct(name, &a);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"));
+    }
+}
