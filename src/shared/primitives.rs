@@ -153,23 +153,30 @@ impl LegacyCell {
     }
 }
 
-impl Cell for LegacyCell {
-    fn fetch_add(&self, v: i64) -> i64 {
-        self.update(|x| x.wrapping_add(v))
-    }
-    fn fetch_max(&self, v: i64) -> i64 {
-        self.update(|x| x.max(v))
-    }
-    fn compare_and_swap(&self, expected: i64, new: i64) -> i64 {
-        self.update(|x| if x == expected { new } else { x })
-    }
-    fn swap(&self, v: i64) -> i64 {
-        self.update(|_| v)
-    }
-    fn load(&self) -> i64 {
-        self.update(|x| x)
-    }
+/// A cell whose every operation is one read-modify-write under a lock (`update`).
+macro_rules! cell_by_update {
+    ($t:ty) => {
+        impl Cell for $t {
+            fn fetch_add(&self, v: i64) -> i64 {
+                self.update(|x| x.wrapping_add(v))
+            }
+            fn fetch_max(&self, v: i64) -> i64 {
+                self.update(|x| x.max(v))
+            }
+            fn compare_and_swap(&self, expected: i64, new: i64) -> i64 {
+                self.update(|x| if x == expected { new } else { x })
+            }
+            fn swap(&self, v: i64) -> i64 {
+                self.update(|_| v)
+            }
+            fn load(&self) -> i64 {
+                self.update(|x| x)
+            }
+        }
+    };
 }
+
+cell_by_update!(LegacyCell);
 
 /// The originals' scheme in process: per-rank slots behind one lock.
 #[derive(Debug)]
@@ -207,23 +214,7 @@ impl LegacyLocalRank<'_> {
     }
 }
 
-impl Cell for LegacyLocalRank<'_> {
-    fn fetch_add(&self, v: i64) -> i64 {
-        self.update(|x| x.wrapping_add(v))
-    }
-    fn fetch_max(&self, v: i64) -> i64 {
-        self.update(|x| x.max(v))
-    }
-    fn compare_and_swap(&self, expected: i64, new: i64) -> i64 {
-        self.update(|x| if x == expected { new } else { x })
-    }
-    fn swap(&self, v: i64) -> i64 {
-        self.update(|_| v)
-    }
-    fn load(&self) -> i64 {
-        self.update(|x| x)
-    }
-}
+cell_by_update!(LegacyLocalRank<'_>);
 
 /// A counter: unique tickets, e.g. ballots for leader election.
 pub struct SharedCounter<C: Cell>(pub C);
