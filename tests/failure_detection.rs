@@ -178,6 +178,9 @@ fn omega_under_mpirun_elects_rank_1_after_rank_0_crashes() {
             lat <= max_timeout + 2.0 * period + 150.0,
             "np {np}: detected after {lat} ms"
         );
+        let e = &rep["elections_after_leader_crashes"][0];
+        assert_eq!(e["crashed_leader"], 0, "{e}");
+        assert!(e["election_time_ms"].as_f64().is_some(), "{e}");
     }
 }
 
@@ -242,7 +245,12 @@ fn failure_detector_under_mpirun() {
             ],
         );
         assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
-        assert_checks_passed(&read_json(&report));
+        let rep = read_json(&report);
+        assert_checks_passed(&rep);
+        let d = &rep["detection"][0];
+        assert_eq!(d["rank"], np - 1, "{d}");
+        assert!(d["latency_ms"].as_f64().is_some_and(|l| l > 0.0), "{d}");
+        assert_eq!(rep["heartbeats_sent"], rep["metrics"]["messages_sent"]);
     }
 }
 

@@ -446,6 +446,23 @@ impl Algorithm for FailureDetectorBin {
         check_detector(&args.fd, run)
     }
 
+    fn figures(args: &Args, run: &RunResult<FdOutput>) -> Option<serde_json::Value> {
+        let (by_quarter, per_peer) = false_suspicions(run, args.fd.duration);
+        let latencies: Vec<serde_json::Value> = detection_latencies(run)
+            .into_iter()
+            .map(|(rank, ms)| serde_json::json!({ "rank": rank, "latency_ms": ms }))
+            .collect();
+        Some(serde_json::json!({
+            "detection": latencies,
+            "false_suspicions": {
+                "total": by_quarter.iter().sum::<u64>(),
+                "per_suspected_rank": per_peer,
+                "by_quarter": by_quarter,
+            },
+            "heartbeats_sent": run.metrics().total.sent,
+        }))
+    }
+
     fn summarize(args: &Args, run: &RunResult<FdOutput>) -> Vec<String> {
         let mut lines: Vec<String> = run
             .ranks

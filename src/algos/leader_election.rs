@@ -480,6 +480,32 @@ impl Algorithm for LeaderElectionBin {
         check_election(args, run)
     }
 
+    fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
+        let m = run.metrics();
+        let sent = |k: &str| {
+            m.by_kind
+                .iter()
+                .find(|(n, _)| n == k)
+                .map_or(0, |(_, c)| c.sent)
+        };
+        let elections: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
+        let election_messages = sent("RequestVote") + sent("Vote");
+        let times: Vec<serde_json::Value> = election_times(run)
+            .into_iter()
+            .map(|(rank, at, t)| {
+                serde_json::json!({ "crashed_leader": rank, "at_ms": at, "election_time_ms": t })
+            })
+            .collect();
+        Some(serde_json::json!({
+            "elections_after_leader_crashes": times,
+            "leader_changes": run.correct_ranks().map(|r| r.output.changes.len()).sum::<usize>(),
+            "candidacies": elections,
+            "election_messages": election_messages,
+            "messages_per_election": (args.variant == Variant::Ballot && elections > 0)
+                .then(|| election_messages as f64 / elections as f64),
+        }))
+    }
+
     fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         let mut lines: Vec<String> = run
             .ranks

@@ -566,6 +566,7 @@ fn conclude(
         &checks,
         &summary,
         Some(extra),
+        false,
     )
 }
 

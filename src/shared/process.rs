@@ -191,4 +191,13 @@ pub trait Algorithm {
         args: &Self::Args,
         run: &RunResult<<Self::Proc as Process>::Output>,
     ) -> Vec<String>;
+    /// Figures of the run for the JSON report (merged at its top level), beyond the common
+    /// schema: latencies, rates, counts.
+    fn figures(
+        args: &Self::Args,
+        run: &RunResult<<Self::Proc as Process>::Output>,
+    ) -> Option<serde_json::Value> {
+        let _ = (args, run);
+        None
+    }
 }

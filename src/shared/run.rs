@@ -183,12 +183,23 @@ fn conclude<A: Algorithm>(
     let checks = A::check(args, run);
     let summary = A::summarize(args, run);
     let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
-    finish(A::NAME, args_json, common, run, &checks, &summary, None)
+    let figures = A::figures(args, run);
+    finish(
+        A::NAME,
+        args_json,
+        common,
+        run,
+        &checks,
+        &summary,
+        figures,
+        true,
+    )
 }
 
-/// Print the summary, the message counts (runs that exchange messages), the checks and the
-/// verdict; write the report (with `extra` fields merged in), trace and diagram. Returns the
-/// exit code.
+/// Print the summary, the message counts (for runs that exchange messages), the checks and
+/// the verdict; write the report (with `extra` fields merged in), trace and diagram. Returns
+/// the exit code.
+#[allow(clippy::too_many_arguments)]
 pub fn finish<O: Serialize>(
     name: &str,
     args_json: Value,
@@ -197,6 +208,7 @@ pub fn finish<O: Serialize>(
     checks: &[Check],
     summary: &[String],
     extra: Option<Value>,
+    messages: bool,
 ) -> u8 {
     let m = run.metrics();
     println!(
@@ -206,7 +218,7 @@ pub fn finish<O: Serialize>(
     for line in summary {
         println!("  {line}");
     }
-    if extra.is_none() {
+    if messages {
         println!(
             "  messages: {} sent, {} delivered, {} dropped, {} duplicated, {} lost to crashes; {} bytes; {} communication steps; {:.3} s{}",
             m.total.sent,
