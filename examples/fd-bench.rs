@@ -14,7 +14,9 @@ use serde_json::json;
 use mpidist::algos::failure_detector::{
     detection_latencies, false_suspicions, Args as FdBinArgs, FailureDetectorBin, FdArgs, Mode,
 };
-use mpidist::algos::leader_election::{election_times, Args as LeArgs, LeaderElectionBin, Variant};
+use mpidist::algos::leader_election::{
+    election_times, Args as LeArgs, Ballots, LeaderElectionBin, Variant,
+};
 use mpidist::shared::faults::{Crash, FaultPlan};
 use mpidist::shared::sim::{simulate, SimConfig};
 use mpidist::shared::Algorithm;
@@ -104,6 +106,7 @@ fn main() {
         for np in [4usize, 8] {
             let args = LeArgs {
                 variant,
+                ballots: Ballots::Local,
                 fd: fd_args(Mode::Adaptive, 3000),
             };
             let (mut times, mut changes, mut msgs, mut elections) = (Vec::new(), 0.0, 0u64, 0u64);

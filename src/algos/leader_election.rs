@@ -41,12 +41,24 @@ pub enum Variant {
     Ballot,
 }
 
+/// Where ballot rounds come from.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ballots {
+    /// One more than the highest round seen.
+    Local,
+    /// A ticket from the shared counter on an MPI RMA window (unique across the run).
+    Rma,
+}
+
 /// Options of the `leader-election` binary.
 #[derive(clap::Args, Debug, Clone, Serialize)]
 pub struct Args {
     /// omega (from the failure detector) or ballot (votes).
     #[arg(long, value_enum, default_value_t = Variant::Omega)]
     pub variant: Variant,
+    /// Ballot rounds (ballot variant): local, or tickets of the RMA SharedCounter.
+    #[arg(long, value_enum, default_value_t = Ballots::Local)]
+    pub ballots: Ballots,
     #[command(flatten)]
     pub fd: FdArgs,
 }
@@ -130,6 +142,7 @@ pub struct LeaderElection {
     me: Rank,
     np: usize,
     variant: Variant,
+    ballots: Ballots,
     fd: Detector,
     mode: Mode,
     period: Duration,
@@ -158,6 +171,7 @@ impl LeaderElection {
             me,
             np,
             variant: args.variant,
+            ballots: args.ballots,
             fd: Detector::new(&args.fd, me, np),
             mode: args.fd.mode,
             period: Duration::from_millis(args.fd.period),
@@ -203,8 +217,16 @@ impl LeaderElection {
     }
 
     fn stand(&mut self, ctx: &mut C) {
+        match self.ballots {
+            Ballots::Local => self.stand_in(self.promised.round + 1, ctx),
+            // The candidacy goes on in `on_ticket`.
+            Ballots::Rma => ctx.draw_ticket(),
+        }
+    }
+
+    fn stand_in(&mut self, round: u64, ctx: &mut C) {
         let b = Ballot {
-            round: self.promised.round + 1,
+            round,
             rank: self.me,
         };
         self.promised = b;
@@ -315,6 +337,13 @@ impl Process for LeaderElection {
         }
     }
 
+    fn on_ticket(&mut self, ticket: u64, ctx: &mut C) {
+        // A fresh ticket exceeds every round drawn before it, so every round seen: the max
+        // only guards the invariant that a candidate's ballot is above its promise.
+        let round = (ticket + 1).max(self.promised.round + 1);
+        self.stand_in(round, ctx);
+    }
+
     fn is_done(&self) -> bool {
         self.done
     }
@@ -371,6 +400,25 @@ pub fn check_election(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
                     b.round, b.rank, b.rank
                 ));
             }
+        }
+        if args.ballots == Ballots::Rma {
+            let mut rounds: Vec<u64> = led.iter().map(|(b, _)| b.round).collect();
+            rounds.sort_unstable();
+            let dup: Vec<String> = rounds
+                .windows(2)
+                .filter(|w| w[0] == w[1])
+                .map(|w| {
+                    format!(
+                        "two leaderships in round {}: RMA tickets must be unique",
+                        w[0]
+                    )
+                })
+                .collect();
+            checks.push(Check::from_violations(
+                "one-leader-per-round",
+                "every round is a distinct RMA ticket".into(),
+                dup,
+            ));
         }
         checks.push(Check::from_violations(
             "one-leader-per-ballot",
@@ -465,10 +513,16 @@ pub struct LeaderElectionBin;
 impl Algorithm for LeaderElectionBin {
     const NAME: &'static str = "leader-election";
     const ABOUT: &'static str = "Leader election: omega (lowest unsuspected rank, from the failure detector) or ballot (randomized candidacies, unique ballots, majority votes). Checks one leader per ballot and one correct leader at the end; measures election time.";
+    // `--ballots rma` draws tickets: the driver hosts the counter on rank 0 (a small window,
+    // created for every run of this binary since the choice is made at run time).
+    const USES_TICKETS: bool = true;
     type Args = Args;
     type Proc = LeaderElection;
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+        if args.ballots == Ballots::Rma && args.variant != Variant::Ballot {
+            return Err("--ballots rma is for --variant ballot (omega has no ballots)".into());
+        }
         args.fd.validate(np, faults)
     }
 
@@ -572,6 +626,7 @@ mod tests {
     fn args(variant: Variant) -> Args {
         Args {
             variant,
+            ballots: Ballots::Local,
             fd: FdArgs {
                 mode: Mode::Adaptive,
                 period: 10,
@@ -696,5 +751,23 @@ mod tests {
         let checks = check_election(&args(Variant::Ballot), &run);
         assert!(!checks[0].passed, "{checks:?}");
         assert!(checks[0].detail.contains("both led"), "{checks:?}");
+    }
+
+    #[test]
+    fn rma_ballots_wait_for_a_ticket() {
+        let mut a = args(Variant::Ballot);
+        a.ballots = Ballots::Rma;
+        let mut p = LeaderElection::new(&a, 1, 3);
+        let fx = effects_of(&mut p, 1, 3, |p, c| p.on_timer(Timer::Election, c));
+        assert_eq!(fx, vec![Effect::DrawTicket]);
+        let fx = effects_of(&mut p, 1, 3, |p, c| p.on_ticket(41, c));
+        let b = Ballot { round: 42, rank: 1 };
+        assert!(
+            fx.contains(&Effect::Send {
+                to: 0,
+                msg: Msg::RequestVote(b)
+            }),
+            "{fx:?}"
+        );
     }
 }

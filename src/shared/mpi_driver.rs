@@ -36,6 +36,7 @@ use mpi::traits::{CommunicatorCollectives, Root};
 use super::faults::FaultPlan;
 use super::history::{Event, History};
 use super::node::{Envelope, Node, Outgoing};
+use super::primitives::{Cell, RmaCell, RmaCellHost};
 use super::process::{Algorithm, Kind, Process, Rank};
 use super::report::{Ending, RankResult, RunResult};
 
@@ -188,6 +189,8 @@ pub struct MpiConfig {
 }
 
 struct Driver<'w, P: Process> {
+    /// The run's ticket counter, when the algorithm draws tickets.
+    tickets: Option<&'w RmaCell<'w>>,
     world: &'w SimpleCommunicator,
     node: Node<P>,
     start: Instant,
@@ -265,11 +268,11 @@ impl<P: Process> Driver<'_, P> {
                 }
             }
             // Answer before polling again: the reply is on the critical path.
-            self.flush_out(now);
+            self.after_handler(now);
         }
         if running && self.node.fire_due_timers(now, &mut self.out) {
             busy = true;
-            self.flush_out(now);
+            self.after_handler(now);
         }
         if !running {
             self.late += self.held.len() as u64;
@@ -303,6 +306,15 @@ impl<P: Process> Driver<'_, P> {
             None => true,
         });
         self.sending.len() != before
+    }
+
+    /// Hand over the tickets the handlers asked for (one RMA fetch-and-add each), then send.
+    fn after_handler(&mut self, now: u64) {
+        if let Some(cell) = self.tickets {
+            self.node
+                .serve_tickets(now, &mut self.out, || cell.fetch_add(1) as u64);
+        }
+        self.flush_out(now);
     }
 
     /// Encode the handlers' outgoing messages and post them (or hold them for `--delay`).
@@ -494,10 +506,14 @@ pub fn run_mpi<A: Algorithm>(
         cfg.faults.clone(),
         record,
     );
+    // The ticket counter is created collectively, before anyone can draw.
+    let ticket_host = A::USES_TICKETS.then(|| RmaCellHost::new(mpi, 0, 0));
+    let ticket_cell = ticket_host.as_ref().map(|h| h.open());
     world.barrier();
     // The driver uses `world` itself with its own tag: a duplicated communicator made every
     // MPI_Test measurably slower (about 0.2 µs a message with Open MPI 4.1).
     let mut me = Driver {
+        tickets: ticket_cell.as_ref(),
         inbox: Inbox::new(world),
         world,
         node,
@@ -518,7 +534,7 @@ pub fn run_mpi<A: Algorithm>(
         me.node.crash(0);
     }
     me.node.start(0, &mut me.out);
-    me.flush_out(0);
+    me.after_handler(0);
 
     // Phase 1: run until done, crashed or out of time.
     let timeout_us = cfg.timeout.as_micros() as u64;
@@ -583,6 +599,9 @@ pub fn run_mpi<A: Algorithm>(
     // Phase 4: gather results at rank 0.
     let Driver { node, inbox, .. } = me;
     inbox.close();
+    // Every rank is past the last barrier: free the counter's window together.
+    drop(ticket_cell);
+    drop(ticket_host);
     let (result, events) = node.finish();
     let blob = postcard::to_allocvec(&(result, events)).expect("results serialize");
     let blobs = mpi.gather_to_root(&blob)?;

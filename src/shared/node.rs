@@ -52,6 +52,8 @@ pub struct Node<P: Process> {
     done: bool,
     crashed: bool,
     effects: Vec<Effect<P::Msg, P::Timer>>,
+    /// Tickets asked for and not yet handed over by the driver.
+    tickets_wanted: u32,
 }
 
 const LABEL_MAX: usize = 96;
@@ -90,6 +92,7 @@ impl<P: Process> Node<P> {
             done: false,
             crashed: false,
             effects: Vec::new(),
+            tickets_wanted: 0,
         }
     }
 
@@ -158,6 +161,20 @@ impl<P: Process> Node<P> {
         fired
     }
 
+    /// Hand over tickets while the process wants them: `draw` gives the next one.
+    pub fn serve_tickets(
+        &mut self,
+        now_us: u64,
+        out: &mut Vec<Outgoing<P::Msg>>,
+        mut draw: impl FnMut() -> u64,
+    ) {
+        while self.tickets_wanted > 0 && !self.crashed {
+            self.tickets_wanted -= 1;
+            let t = draw();
+            self.handle(now_us, out, |p, ctx| p.on_ticket(t, ctx));
+        }
+    }
+
     /// Crash-stop: from now on the rank neither acts nor receives.
     pub fn crash(&mut self, now_us: u64) {
         if !self.crashed {
@@ -199,6 +216,7 @@ impl<P: Process> Node<P> {
                 Effect::CancelTimer(timer) => self.timers.retain(|t| t.0 != timer),
                 Effect::Local(label) => self.rec.local(now_us, label),
                 Effect::Stamp(s) => self.rec.stamp(s),
+                Effect::DrawTicket => self.tickets_wanted += 1,
             }
         }
         self.effects = effects;

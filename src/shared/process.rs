@@ -40,6 +40,9 @@ pub enum Effect<M, T> {
     /// The algorithm's logical timestamp for the most recent event of this rank (the
     /// receive that triggered the handler, or the last send or local event).
     Stamp(Vec<u64>),
+    /// Draw a unique ticket from the run's shared counter (an MPI RMA `SharedCounter` hosted on
+    /// rank 0 under MPI, a plain counter in the simulator); it arrives through `on_ticket`.
+    DrawTicket,
 }
 
 /// The effect collector handed to every handler: rank identity, time, a seeded RNG.
@@ -115,6 +118,11 @@ impl<'a, M: Clone, T> Ctx<'a, M, T> {
     pub fn stamp(&mut self, stamp: impl Into<Vec<u64>>) {
         self.effects.push(Effect::Stamp(stamp.into()));
     }
+    /// Ask for a ticket: a number no other draw of this run gets, larger than every ticket
+    /// drawn before this one completed (see [`Process::on_ticket`]).
+    pub fn draw_ticket(&mut self) {
+        self.effects.push(Effect::DrawTicket);
+    }
 }
 
 /// Call one handler of `p` as rank `rank` of `np` at time zero and return its effects: what
@@ -161,6 +169,10 @@ pub trait Process {
     fn is_done(&self) -> bool;
     /// The rank's result.
     fn output(&self) -> Self::Output;
+    /// A ticket drawn with [`Ctx::draw_ticket`] (only for algorithms with `USES_TICKETS`).
+    fn on_ticket(&mut self, ticket: u64, ctx: &mut Ctx<Self::Msg, Self::Timer>) {
+        let _ = (ticket, ctx);
+    }
 }
 
 /// An algorithm binary: its options, how ranks are built, and how the run is checked.
@@ -172,6 +184,9 @@ pub trait Algorithm {
     /// Whether the checker needs the event history (vector timestamps of every event) even
     /// when no trace or diagram was asked for.
     const NEEDS_HISTORY: bool = false;
+    /// Whether the processes draw tickets ([`Ctx::draw_ticket`]): under MPI the driver then
+    /// hosts a shared counter in an RMA window on rank 0.
+    const USES_TICKETS: bool = false;
     /// Algorithm-specific options.
     type Args: clap::Args + Clone + Debug + Serialize;
     /// The per-rank state machine.

@@ -119,6 +119,7 @@ pub fn simulate<A: Algorithm>(
         q.push(0, Item::Start(r));
     }
     let mut unfinished = np;
+    let mut next_ticket = 0u64;
     let mut in_flight = 0usize;
     // The earliest timer wake-up queued per rank; stale wake-ups are skipped when popped.
     let mut wake: Vec<Option<u64>> = vec![None; np];
@@ -153,6 +154,11 @@ pub fn simulate<A: Algorithm>(
                 node.deliver(from, env, now, &mut out);
             }
         }
+        // Tickets come from one counter, at once (an RMA fetch-and-add takes no message).
+        node.serve_tickets(now, &mut out, || {
+            next_ticket += 1;
+            next_ticket - 1
+        });
         if !was_finished && node.finished() {
             unfinished -= 1;
         }
