@@ -153,12 +153,7 @@ fn main() {
                     .sum::<usize>() as f64
                     / correct;
                 let m = run.metrics();
-                let sent = |k: &str| {
-                    m.by_kind
-                        .iter()
-                        .find(|(n, _)| n == k)
-                        .map_or(0, |(_, c)| c.sent)
-                };
+                let sent = |k: &str| m.sent_of(k);
                 msgs += sent("RequestVote") + sent("Vote");
                 elections += run.ranks.iter().map(|r| r.output.candidacies).sum::<u64>();
             }

@@ -536,12 +536,7 @@ impl Algorithm for LeaderElectionBin {
 
     fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
         let m = run.metrics();
-        let sent = |k: &str| {
-            m.by_kind
-                .iter()
-                .find(|(n, _)| n == k)
-                .map_or(0, |(_, c)| c.sent)
-        };
+        let sent = |k: &str| m.sent_of(k);
         let elections: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
         let election_messages = sent("RequestVote") + sent("Vote");
         let times: Vec<serde_json::Value> = election_times(run)
@@ -592,12 +587,7 @@ impl Algorithm for LeaderElectionBin {
             });
         }
         let m = run.metrics();
-        let count = |k: &str| {
-            m.by_kind
-                .iter()
-                .find(|(n, _)| n == k)
-                .map_or(0, |(_, c)| c.sent)
-        };
+        let count = |k: &str| m.sent_of(k);
         let changes: usize = run.correct_ranks().map(|r| r.output.changes.len()).sum();
         if args.variant == Variant::Ballot {
             let elections: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();

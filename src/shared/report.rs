@@ -69,6 +69,14 @@ impl Metrics {
         }
     }
 
+    /// Messages of `kind` sent (0 if none).
+    pub fn sent_of(&self, kind: &str) -> u64 {
+        self.by_kind
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, c)| c.sent)
+    }
+
     /// Sum over ranks (steps: the maximum).
     pub fn merge(all: impl IntoIterator<Item = Metrics>) -> Metrics {
         let mut m = Metrics::default();
