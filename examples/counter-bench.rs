@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use mpidist::shared::mpi_driver::World;
-use mpidist::shared::primitives::{LegacyCell, RmaCellHost, SharedCounter};
+use mpidist::shared::mpi::primitives::{LegacyCell, RmaCellHost, SharedCounter};
+use mpidist::shared::mpi::World;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

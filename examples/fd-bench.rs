@@ -18,7 +18,7 @@ use mpidist::algos::leader_election::{
     election_times, Args as LeArgs, Ballots, LeaderElectionBin, Variant,
 };
 use mpidist::shared::faults::{Crash, FaultPlan};
-use mpidist::shared::sim::{simulate, SimConfig};
+use mpidist::shared::runtime::sim::{simulate, SimConfig};
 use mpidist::shared::Algorithm;
 
 const SEEDS: u64 = 20;

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use mpidist::shared::faults::FaultPlan;
-use mpidist::shared::mpi_driver::{run_mpi, MpiConfig, World};
-use mpidist::shared::sim::{simulate, SimConfig};
+use mpidist::shared::mpi::{run_mpi, MpiConfig, World};
+use mpidist::shared::runtime::sim::{simulate, SimConfig};
 use mpidist::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
 const ROUND_TRIPS: u64 = 20_000;

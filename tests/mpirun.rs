@@ -133,7 +133,7 @@ fn trace_parses_with_the_shiviz_regex_and_svg_is_xml() {
         ],
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let re = regex::Regex::new(mpidist::shared::history::SHIVIZ_REGEX).unwrap();
+    let re = regex::Regex::new(mpidist::shared::observe::trace::SHIVIZ_REGEX).unwrap();
     let log = std::fs::read_to_string(&trace).unwrap();
     let mut lines = 0;
     for line in log.lines() {

@@ -7,8 +7,8 @@ use common::*;
 use mpidist::algos::lamport::{self, LamportArgs, LamportClocks};
 use mpidist::algos::vector::{self, VectorArgs, VectorClocks};
 use mpidist::shared::faults::{parse_partition, Crash, FaultPlan};
-use mpidist::shared::report::Ending;
-use mpidist::shared::sim::{simulate, SimConfig};
+use mpidist::shared::observe::report::Ending;
+use mpidist::shared::runtime::sim::{simulate, SimConfig};
 use mpidist::shared::Algorithm;
 
 const SEEDS: u64 = 1000;
@@ -308,7 +308,7 @@ fn sim_report_has_the_documented_schema() {
 
 #[test]
 fn happens_before_pair_count_matches_brute_force() {
-    use mpidist::shared::history::happened_before;
+    use mpidist::shared::observe::history::happened_before;
     let args = VectorArgs {
         pattern: vector::Pattern::Random,
         rounds: 1,
@@ -334,7 +334,7 @@ fn happens_before_pair_count_matches_brute_force() {
         let h = run.history.as_ref().unwrap();
         let vcs: Vec<&Vec<u64>> = h
             .events()
-            .filter(|(_, e)| e.kind != mpidist::shared::history::EventKind::Crash)
+            .filter(|(_, e)| e.kind != mpidist::shared::observe::history::EventKind::Crash)
             .map(|(_, e)| &e.vc)
             .collect();
         let mut ordered = 0u64;

@@ -161,7 +161,7 @@ impl Detector {
             if self.mode == Mode::Adaptive {
                 self.timeouts[from] += self.delta;
             }
-            ctx.local(format!(
+            ctx.note(format!(
                 "restore rank{from}; timeout now {} ms",
                 self.timeouts[from].as_millis()
             ));
@@ -181,7 +181,7 @@ impl Detector {
             from_ms: ms(ctx.now()),
             until_ms: None,
         });
-        ctx.local(format!("suspect rank{peer}"));
+        ctx.note(format!("suspect rank{peer}"));
         true
     }
 
@@ -559,13 +559,13 @@ mod tests {
             let fx = effects_of(&mut p, 0, 3, |p, c| {
                 p.on_timer(Timer::Fd(FdTimer::Peer(2)), c)
             });
-            assert_eq!(fx, vec![Effect::Local("suspect rank2".into())]);
+            assert_eq!(fx, vec![Effect::Note("suspect rank2".into())]);
             assert_eq!(p.output().suspected, vec![2]);
             let fx = effects_of(&mut p, 0, 3, |p, c| p.on_message(2, Msg::Heartbeat, c));
             assert_eq!(
                 fx,
                 vec![
-                    Effect::Local(format!("restore rank2; timeout now {next} ms")),
+                    Effect::Note(format!("restore rank2; timeout now {next} ms")),
                     Effect::SetTimer {
                         timer: Timer::Fd(FdTimer::Peer(2)),
                         after: Duration::from_millis(next)
@@ -603,7 +603,7 @@ mod tests {
     #[test]
     fn checker_catches_a_restored_crash_and_a_suspected_correct_rank() {
         use crate::shared::faults::Crash;
-        use crate::shared::report::{Ending, Metrics, RankResult};
+        use crate::shared::observe::report::{Ending, Metrics, RankResult};
         let out = |suspected: Vec<Rank>, suspicions: Vec<Suspicion>| FdOutput {
             suspected,
             suspicions,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::workload::{Action, ClockTimer, RandomWorkload};
-use crate::shared::history::{EventKind, History};
+use crate::shared::observe::history::{EventKind, History};
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
 /// Communication patterns.
@@ -253,7 +253,7 @@ pub fn check_history(h: &History) -> Vec<Check> {
     let sends = h.send_index();
     let (mut bad_msgs, mut msgs) = (Vec::new(), 0);
     for (r, e) in h.events() {
-        if let EventKind::Recv { from, seq } = e.kind {
+        if let EventKind::Recv { from, seq, .. } = e.kind {
             msgs += 1;
             let send = h.send_of(&sends, from, seq).and_then(|s| scalar(&s.stamp));
             match (send, scalar(&e.stamp)) {
@@ -474,12 +474,12 @@ mod tests {
 
     #[test]
     fn checker_catches_a_receive_not_after_its_send() {
-        use crate::shared::history::Recorder;
+        use crate::shared::observe::history::Recorder;
         let mut a = Recorder::new(0, 2, true);
         let mut b = Recorder::new(1, 2, true);
-        let vc = a.send(1, 0, 1, 0, || "send".into());
+        let vc = a.send(1, 0, 1, "M", 0, || "send".into());
         a.stamp(vec![5]);
-        b.recv(0, 0, vc.as_deref(), 1, || "recv".into());
+        b.recv(0, 0, "M", vc.as_deref(), 1, || "recv".into());
         b.stamp(vec![3]); // wrong: must exceed 5
         let h = History {
             ranks: vec![a.into_events(), b.into_events()],

@@ -197,7 +197,7 @@ impl LeaderElection {
                 at_ms: ms(ctx.now()),
                 leader,
             });
-            ctx.local(match leader {
+            ctx.note(match leader {
                 Some(l) => format!("trust rank{l}"),
                 None => "no leader".to_string(),
             });
@@ -236,7 +236,7 @@ impl LeaderElection {
         self.candidacies += 1;
         self.leading = None;
         self.set_leader(None, ctx);
-        ctx.local(format!("stand with ballot ({}, {})", b.round, b.rank));
+        ctx.note(format!("stand with ballot ({}, {})", b.round, b.rank));
         if self.mode == Mode::Adaptive {
             // Every candidacy may have been needless (a lost heartbeat): wait longer next time.
             self.election_timeout += self.delta;
@@ -252,7 +252,7 @@ impl LeaderElection {
             self.candidate = None;
             self.leading = Some(b);
             self.led.push((b, ms(ctx.now())));
-            ctx.local(format!("leader with ballot ({}, {})", b.round, b.rank));
+            ctx.note(format!("leader with ballot ({}, {})", b.round, b.rank));
             self.set_leader(Some(self.me), ctx);
             ctx.cancel_timer(Timer::Election);
             ctx.broadcast(&Msg::Leader(b));
@@ -631,7 +631,7 @@ mod tests {
     fn omega_trusts_the_lowest_unsuspected_rank() {
         let mut p = LeaderElection::new(&args(Variant::Omega), 2, 4);
         let fx = effects_of(&mut p, 2, 4, |p, c| p.on_start(c));
-        assert!(fx.contains(&Effect::Local("trust rank0".into())));
+        assert!(fx.contains(&Effect::Note("trust rank0".into())));
         effects_of(&mut p, 2, 4, |p, c| {
             p.on_timer(Timer::Fd(FdTimer::Peer(0)), c)
         });
@@ -641,7 +641,7 @@ mod tests {
         });
         assert_eq!(p.output().leader, Some(2), "itself, never suspected");
         let fx = effects_of(&mut p, 2, 4, |p, c| p.on_message(0, Msg::Heartbeat, c));
-        assert!(fx.contains(&Effect::Local("trust rank0".into())));
+        assert!(fx.contains(&Effect::Note("trust rank0".into())));
         assert_eq!(p.output().changes.len(), 4);
     }
 
@@ -702,7 +702,7 @@ mod tests {
 
     #[test]
     fn checker_catches_two_leaders_of_one_ballot() {
-        use crate::shared::report::{Ending, Metrics, RankResult};
+        use crate::shared::observe::report::{Ending, Metrics, RankResult};
         let b = Ballot { round: 3, rank: 0 };
         let out = |led: Vec<(Ballot, f64)>| Output {
             leader: Some(0),

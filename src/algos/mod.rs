@@ -1,3 +1,9 @@
+//! The algorithms, one module each, one binary each (`src/bin/`). A module holds the sans-IO
+//! state machine ([`crate::shared::Process`]), its messages and timers, the
+//! [`crate::shared::Algorithm`] that builds and checks it, and its unit tests; once it outgrows
+//! one file it becomes a folder whose `mod.rs` keeps the doc that teaches the algorithm.
+//! `workload` is the seeded random workload that the clock algorithms share.
+
 pub mod failure_detector;
 pub mod lamport;
 pub mod leader_election;

@@ -1,7 +1,7 @@
 //! Distributed shared primitives on MPI RMA windows: a counter, a max register, a swap and a
 //! compare-and-swap register, hosted on one rank and hammered by all.
 //!
-//! Every rank performs K operations on one shared cell (see [`crate::shared::primitives`]);
+//! Every rank performs K operations on one shared cell (see [`crate::shared::mpi::primitives`]);
 //! rank 0 gathers every value each operation returned and checks atomicity, not just the
 //! final total:
 //! - fetch-add and cas (a compare-and-swap increment that retries on contention): the final
@@ -29,12 +29,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::shared::cli::CommonArgs;
-use crate::shared::mpi_driver::World;
-use crate::shared::primitives::{
+use crate::shared::mpi::primitives::{
     Cell, LegacyCell, LegacyLocal, LocalCell, MaxRegister, RmaCellHost, SharedCounter,
 };
+use crate::shared::mpi::World;
+use crate::shared::observe::report::{Ending, Metrics, RankResult, RunResult};
 use crate::shared::process::{process_rng, Rank};
-use crate::shared::report::{Ending, Metrics, RankResult, RunResult};
 use crate::shared::run::{self, code, usage_error};
 use crate::shared::Check;
 

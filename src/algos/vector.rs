@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::workload::{Action, ClockTimer, RandomWorkload};
-use crate::shared::history::{vc_cmp, EventKind, History};
+use crate::shared::observe::history::{vc_cmp, EventKind, History};
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
 /// Communication patterns.
@@ -481,13 +481,13 @@ mod tests {
     fn checker_catches_the_originals_merge_rule() {
         // The C original increments every entry at every hop, so a receive claims to follow
         // events it never heard of. Feed such stamps.
-        use crate::shared::history::Recorder;
+        use crate::shared::observe::history::Recorder;
         let mut a = Recorder::new(0, 3, true);
         let mut b = Recorder::new(1, 3, true);
         let mut c = Recorder::new(2, 3, true);
-        let vc = a.send(1, 0, 1, 0, || "send".into());
+        let vc = a.send(1, 0, 1, "M", 0, || "send".into());
         a.stamp(vec![1, 0, 0]);
-        b.recv(0, 0, vc.as_deref(), 1, || "recv".into());
+        b.recv(0, 0, "M", vc.as_deref(), 1, || "recv".into());
         b.stamp(vec![2, 1, 1]); // original: every entry incremented
         c.local(2, "local".into());
         c.stamp(vec![0, 0, 1]);
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn linear_path_catches_a_wrong_stamp() {
-        use crate::shared::history::Recorder;
+        use crate::shared::observe::history::Recorder;
         let mut a = Recorder::new(0, 2, true);
         let b = Recorder::new(1, 2, true);
         let mut vc = vec![0u64, 0];

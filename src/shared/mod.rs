@@ -1,17 +1,24 @@
-//! The machinery every algorithm uses: the process model, the two drivers (MPI and the
-//! deterministic simulator), the fault plan, metrics, reports and traces.
+//! The machinery every algorithm uses, in rooms, from the bottom up (each uses only those
+//! above it in this list):
+//!
+//! - [`process`]: the sans-IO process model (`Process`, `Ctx`, `Effect`, `Kind`, `Rank`);
+//! - [`faults`]: the fault plan (crashes, drop, dup, delay, partitions, heal) and its decisions;
+//! - [`observe`]: history, ShiViz trace, SVG diagram, metrics, results and the JSON report;
+//! - [`algorithm`]: the `Algorithm` trait that makes a process a checked binary;
+//! - [`runtime`]: one rank as the drivers see it (`node`) and the deterministic simulator;
+//! - [`mpi`]: MPI itself: `World`, the MPI driver, RMA windows, shared primitives;
+//! - [`cli`] and [`run`]: the options every binary shares and its `main`: parse, pick the
+//!   simulator or MPI, print, report, exit code.
 
+pub mod algorithm;
 pub mod cli;
 pub mod faults;
-pub mod history;
-pub mod mpi_driver;
-pub mod node;
-pub mod primitives;
+pub mod mpi;
+pub mod observe;
 pub mod process;
-pub mod report;
-pub mod rma;
 pub mod run;
-pub mod sim;
+pub mod runtime;
 
-pub use process::{Algorithm, Ctx, Effect, Kind, Process, Rank};
-pub use report::{Check, RunResult};
+pub use algorithm::Algorithm;
+pub use observe::report::{Check, RunResult};
+pub use process::{Ctx, Effect, Kind, Process, Rank};

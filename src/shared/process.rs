@@ -14,9 +14,6 @@ use rand_chacha::ChaCha8Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::faults::FaultPlan;
-use super::report::{Check, RunResult};
-
 /// A rank in the MPI world (or a simulated process), `0..np`.
 pub type Rank = usize;
 
@@ -37,6 +34,8 @@ pub enum Effect<M, T> {
     CancelTimer(T),
     /// A local event, shown in traces and diagrams.
     Local(String),
+    /// A local event that states the rank's new state, drawn on its line in the diagram.
+    Note(String),
     /// The algorithm's logical timestamp for the most recent event of this rank (the
     /// receive that triggered the handler, or the last send or local event).
     Stamp(Vec<u64>),
@@ -114,6 +113,11 @@ impl<'a, M: Clone, T> Ctx<'a, M, T> {
     pub fn local(&mut self, label: impl Into<String>) {
         self.effects.push(Effect::Local(label.into()));
     }
+    /// Record a change of this rank's state ("leader with ballot (2, 1)", "suspect rank 0"): a
+    /// local event that the diagram writes on the rank's line.
+    pub fn note(&mut self, label: impl Into<String>) {
+        self.effects.push(Effect::Note(label.into()));
+    }
     /// Attach a logical timestamp to the most recent event.
     pub fn stamp(&mut self, stamp: impl Into<Vec<u64>>) {
         self.effects.push(Effect::Stamp(stamp.into()));
@@ -172,47 +176,5 @@ pub trait Process {
     /// A ticket drawn with [`Ctx::draw_ticket`] (only for algorithms with `USES_TICKETS`).
     fn on_ticket(&mut self, ticket: u64, ctx: &mut Ctx<Self::Msg, Self::Timer>) {
         let _ = (ticket, ctx);
-    }
-}
-
-/// An algorithm binary: its options, how ranks are built, and how the run is checked.
-pub trait Algorithm {
-    /// The binary's name, as in `src/bin`.
-    const NAME: &'static str;
-    /// One paragraph for `--help`.
-    const ABOUT: &'static str;
-    /// Whether the checker needs the event history (vector timestamps of every event) even
-    /// when no trace or diagram was asked for.
-    const NEEDS_HISTORY: bool = false;
-    /// Whether the processes draw tickets ([`Ctx::draw_ticket`]): under MPI the driver then
-    /// hosts a shared counter in an RMA window on rank 0.
-    const USES_TICKETS: bool = false;
-    /// Algorithm-specific options.
-    type Args: clap::Args + Clone + Debug + Serialize;
-    /// The per-rank state machine.
-    type Proc: Process;
-
-    /// Reject options that cannot work with `np` ranks, with one sentence.
-    fn validate(args: &Self::Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
-        let _ = (args, np, faults);
-        Ok(())
-    }
-    /// Build rank `rank` of `np`.
-    fn build(args: &Self::Args, rank: Rank, np: usize) -> Self::Proc;
-    /// Check the algorithm's guarantees over the whole run.
-    fn check(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>) -> Vec<Check>;
-    /// Human-readable lines describing what the run computed.
-    fn summarize(
-        args: &Self::Args,
-        run: &RunResult<<Self::Proc as Process>::Output>,
-    ) -> Vec<String>;
-    /// Figures of the run for the JSON report (merged at its top level), beyond the common
-    /// schema: latencies, rates, counts.
-    fn figures(
-        args: &Self::Args,
-        run: &RunResult<<Self::Proc as Process>::Output>,
-    ) -> Option<serde_json::Value> {
-        let _ = (args, run);
-        None
     }
 }

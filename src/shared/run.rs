@@ -12,11 +12,13 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::algorithm::Algorithm;
 use super::cli::CommonArgs;
-use super::mpi_driver::{self, MpiConfig, World};
-use super::process::{Algorithm, Process};
-use super::report::{Check, Ending, RunResult};
-use super::sim::{simulate, SimConfig};
+use super::mpi::{run_mpi, MpiConfig, World};
+use super::observe::report::{Check, Ending, RunResult};
+use super::observe::{diagram, trace};
+use super::process::Process;
+use super::runtime::sim::{simulate, SimConfig};
 
 /// Exit codes.
 pub mod code {
@@ -167,7 +169,7 @@ fn run_under_mpi<A: Algorithm>(args: &A::Args, common: &CommonArgs, quiet: bool)
         timeout: Duration::from_secs_f64(common.timeout),
         record: common.wants_history(),
     };
-    let code = match mpi_driver::run_mpi::<A>(&world, args, &cfg) {
+    let code = match run_mpi::<A>(&world, args, &cfg) {
         Some(run) => conclude::<A>(args, common, &run),
         None => 0,
     };
@@ -258,14 +260,14 @@ pub fn finish<O: Serialize>(
     }
     if let Some(h) = &run.history {
         if let Some(path) = &common.trace {
-            code = write_or(path, &h.shiviz(), code);
+            code = write_or(path, &trace::shiviz(h), code);
         }
         if let Some(path) = &common.diagram {
             let title = format!(
                 "{} np={} seed={} faults: {}",
                 name, run.np, run.seed, run.faults
             );
-            code = write_or(path, &h.svg(&title), code);
+            code = write_or(path, &diagram::svg(h, &title), code);
         }
     }
     code

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::faults::{Fate, FaultPlan};
-use super::history::{Event, Recorder};
-use super::process::{process_rng, Ctx, Effect, Kind, Process, Rank};
-use super::report::{Metrics, RankResult};
 use rand_chacha::ChaCha8Rng;
+
+use crate::shared::faults::{Fate, FaultPlan};
+use crate::shared::observe::history::{Event, Recorder};
+use crate::shared::observe::report::{Metrics, RankResult};
+use crate::shared::process::{process_rng, Ctx, Effect, Kind, Process, Rank};
 
 /// What travels between ranks: the algorithm's message plus runtime metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,9 +135,10 @@ impl<P: Process> Node<P> {
         self.metrics.count(kind, |c| c.delivered += 1);
         self.steps = self.steps.max(env.steps + 1);
         let msg = env.msg;
-        self.rec.recv(from, env.seq, env.vc.as_deref(), now_us, || {
-            label_of("recv", "from", from, &msg)
-        });
+        self.rec
+            .recv(from, env.seq, kind, env.vc.as_deref(), now_us, || {
+                label_of("recv", "from", from, &msg)
+            });
         self.handle(now_us, out, |p, ctx| p.on_message(from, msg, ctx));
     }
 
@@ -215,6 +217,7 @@ impl<P: Process> Node<P> {
                 }
                 Effect::CancelTimer(timer) => self.timers.retain(|t| t.0 != timer),
                 Effect::Local(label) => self.rec.local(now_us, label),
+                Effect::Note(label) => self.rec.note(now_us, label),
                 Effect::Stamp(s) => self.rec.stamp(s),
                 Effect::DrawTicket => self.tickets_wanted += 1,
             }
@@ -247,9 +250,9 @@ impl<P: Process> Node<P> {
             c.dropped += u64::from(copies == 0);
             c.duplicated += u64::from(copies == 2);
         });
-        let vc = self
-            .rec
-            .send(to, seq, copies, now_us, || label_of("send", "to", to, &msg));
+        let vc = self.rec.send(to, seq, copies, msg.kind(), now_us, || {
+            label_of("send", "to", to, &msg)
+        });
         let env = Envelope {
             seq,
             steps: self.steps,

@@ -14,11 +14,12 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::faults::FaultPlan;
-use super::history::History;
 use super::node::{Envelope, Node, Outgoing};
-use super::process::{Algorithm, Process, Rank};
-use super::report::{Ending, RunResult};
+use crate::shared::algorithm::Algorithm;
+use crate::shared::faults::FaultPlan;
+use crate::shared::observe::history::History;
+use crate::shared::observe::report::{Ending, RunResult};
+use crate::shared::process::{Process, Rank};
 
 const BASE_LATENCY_US: std::ops::RangeInclusive<u64> = 500..=1500;
 

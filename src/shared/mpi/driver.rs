@@ -1,6 +1,6 @@
 //! The MPI driver: one process per rank, a single-threaded event loop around a [`Node`].
 //!
-//! This is the only module that touches MPI (and, for request buffers, `unsafe`). The loop:
+//! With the rest of `shared::mpi`, the only code that touches MPI (and `unsafe`). The loop:
 //! 1. test the pre-posted `MPI_Irecv(ANY_SOURCE)`; on completion copy the bytes out, re-post,
 //!    decode (failures are counted, never a panic) and deliver;
 //! 2. fire due timers; release messages whose `--delay` has elapsed;
@@ -27,18 +27,19 @@ use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
 use mpi::datatype::Equivalence;
-use mpi::datatype::PartitionMut;
 use mpi::point_to_point::{Destination, Source};
 use mpi::request::{Request, StaticScope};
 use mpi::topology::{Communicator, SimpleCommunicator};
-use mpi::traits::{CommunicatorCollectives, Root};
+use mpi::traits::CommunicatorCollectives;
 
-use super::faults::FaultPlan;
-use super::history::{Event, History};
-use super::node::{Envelope, Node, Outgoing};
 use super::primitives::{Cell, RmaCell, RmaCellHost};
-use super::process::{Algorithm, Kind, Process, Rank};
-use super::report::{Ending, RankResult, RunResult};
+use super::world::World;
+use crate::shared::algorithm::Algorithm;
+use crate::shared::faults::FaultPlan;
+use crate::shared::observe::history::{Event, History};
+use crate::shared::observe::report::{Ending, RankResult, RunResult};
+use crate::shared::process::{Kind, Process, Rank};
+use crate::shared::runtime::node::{Envelope, Node, Outgoing};
 
 /// The one tag of algorithm messages; the kind is in the payload.
 const DATA_TAG: i32 = 7;
@@ -399,102 +400,13 @@ impl<P: Process> Driver<'_, P> {
     }
 }
 
-/// MPI, initialized: the world communicator and the collectives the binaries need. Dropping
-/// it finalizes MPI.
-pub struct World {
-    // Declared before the universe so that it is dropped first.
-    comm: SimpleCommunicator,
-    _universe: mpi::environment::Universe,
-}
-
-impl World {
-    /// Initialize MPI (a singleton run when not started by mpirun).
-    pub fn init() -> Option<World> {
-        // Open MPI 4.x's osc/rdma over shared memory segfaults in 64-bit MPI_Compare_and_swap
-        // (open-mpi/ompi#7967, #11349). Unless the user chose, exclude it: one node then gets
-        // osc/sm (also several times faster), several nodes osc/ucx or pt2pt. MPICH ignores it.
-        if std::env::var_os("OMPI_MCA_osc").is_none() {
-            std::env::set_var("OMPI_MCA_osc", "^rdma");
-        }
-        let universe = mpi::initialize()?;
-        // A panic on one rank must not leave the others waiting in a collective forever.
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            report(info);
-            SimpleCommunicator::world().abort(70);
-        }));
-        Some(World {
-            comm: universe.world(),
-            _universe: universe,
-        })
-    }
-    pub fn rank(&self) -> Rank {
-        self.comm.rank() as Rank
-    }
-    pub fn size(&self) -> usize {
-        self.comm.size() as usize
-    }
-    /// The raw communicator, for the RMA module and benchmarks.
-    pub fn comm(&self) -> &SimpleCommunicator {
-        &self.comm
-    }
-    pub fn barrier(&self) {
-        self.comm.barrier();
-    }
-    /// The largest of every rank's `v`, at every rank.
-    pub fn max_f64(&self, v: f64) -> f64 {
-        let mut out = 0.0f64;
-        self.comm
-            .all_reduce_into(&v, &mut out, SystemOperation::max());
-        out
-    }
-    /// Gather every rank's bytes at rank 0 (`MPI_Gatherv`): `Some(all, in rank order)` there.
-    pub fn gather_to_root(&self, blob: &[u8]) -> Option<Vec<Vec<u8>>> {
-        let root = self.comm.process_at_rank(0);
-        let len = blob.len() as i32;
-        if self.rank() != 0 {
-            root.gather_into(&len);
-            root.gather_varcount_into(blob);
-            return None;
-        }
-        let mut lens = vec![0i32; self.size()];
-        root.gather_into_root(&len, &mut lens[..]);
-        let displs: Vec<i32> = lens
-            .iter()
-            .scan(0i32, |acc, &l| {
-                let d = *acc;
-                *acc += l;
-                Some(d)
-            })
-            .collect();
-        let mut all = vec![0u8; lens.iter().map(|&l| l as usize).sum()];
-        {
-            let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
-            root.gather_varcount_into_root(blob, &mut part);
-        }
-        Some(
-            displs
-                .iter()
-                .zip(&lens)
-                .map(|(d, l)| all[*d as usize..(*d + *l) as usize].to_vec())
-                .collect(),
-        )
-    }
-    /// Broadcast rank 0's exit code so that every rank exits with it.
-    pub fn agree_on_exit_code(&self, code: u8) -> u8 {
-        let mut c = code;
-        self.comm.process_at_rank(0).broadcast_into(&mut c);
-        c
-    }
-}
-
 /// Run algorithm `A` on every rank. Rank 0 gets the run's result.
 pub fn run_mpi<A: Algorithm>(
     mpi: &World,
     args: &A::Args,
     cfg: &MpiConfig,
 ) -> Option<RunResult<<A::Proc as Process>::Output>> {
-    let world = &mpi.comm;
+    let world = mpi.comm();
     let np = world.size() as usize;
     let rank = world.rank() as Rank;
     let record = cfg.record || A::NEEDS_HISTORY;

@@ -1,7 +1,7 @@
 //! MPI-3 one-sided communication (RMA), wrapped once and safely.
 //!
-//! rsmpi 0.8 has no window API, so this module calls `mpi::ffi` directly; it is the only place
-//! besides the MPI driver that does. What it offers:
+//! rsmpi 0.8 has no window API, so this module calls `mpi::ffi` directly (the only raw FFI
+//! outside the driver's request buffers). What it offers:
 //! - [`Window`]: owns `len` 64-bit cells allocated by `MPI_Win_allocate` (collective), freed by
 //!   `MPI_Win_free` on drop (collective too: every rank drops its window);
 //! - access only inside an epoch guard: [`Window::lock_all`] (shared, all targets) or
@@ -20,7 +20,7 @@ use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator, CommunicatorCollectives};
 
-use super::process::Rank;
+use crate::shared::process::Rank;
 
 extern "C" {
     fn mpidist_op_replace() -> ffi::MPI_Op;

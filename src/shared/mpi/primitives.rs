@@ -16,9 +16,9 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
-use super::mpi_driver::World;
-use super::process::Rank;
 use super::rma::{Epoch, Lock, Op, Window};
+use super::world::World;
+use crate::shared::process::Rank;
 
 /// One shared 64-bit cell; every operation is atomic and returns the value it replaced.
 pub trait Cell {

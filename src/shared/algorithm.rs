@@ -1,0 +1,55 @@
+//! The [`Algorithm`] trait: what turns a [`Process`] into a binary. It names the binary,
+//! declares its options, builds each rank's state machine, and checks the whole run.
+//!
+//! It sits above the process model (a process knows nothing of fault plans or reports) and
+//! below the drivers, which run any `Algorithm`.
+
+use std::fmt::Debug;
+
+use serde::Serialize;
+
+use super::faults::FaultPlan;
+use super::observe::report::{Check, RunResult};
+use super::process::{Process, Rank};
+
+/// An algorithm binary: its options, how ranks are built, and how the run is checked.
+pub trait Algorithm {
+    /// The binary's name, as in `src/bin`.
+    const NAME: &'static str;
+    /// One paragraph for `--help`.
+    const ABOUT: &'static str;
+    /// Whether the checker needs the event history (vector timestamps of every event) even
+    /// when no trace or diagram was asked for.
+    const NEEDS_HISTORY: bool = false;
+    /// Whether the processes draw tickets ([`Ctx::draw_ticket`]): under MPI the driver then
+    /// hosts a shared counter in an RMA window on rank 0.
+    const USES_TICKETS: bool = false;
+    /// Algorithm-specific options.
+    type Args: clap::Args + Clone + Debug + Serialize;
+    /// The per-rank state machine.
+    type Proc: Process;
+
+    /// Reject options that cannot work with `np` ranks, with one sentence.
+    fn validate(args: &Self::Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+        let _ = (args, np, faults);
+        Ok(())
+    }
+    /// Build rank `rank` of `np`.
+    fn build(args: &Self::Args, rank: Rank, np: usize) -> Self::Proc;
+    /// Check the algorithm's guarantees over the whole run.
+    fn check(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>) -> Vec<Check>;
+    /// Human-readable lines describing what the run computed.
+    fn summarize(
+        args: &Self::Args,
+        run: &RunResult<<Self::Proc as Process>::Output>,
+    ) -> Vec<String>;
+    /// Figures of the run for the JSON report (merged at its top level), beyond the common
+    /// schema: latencies, rates, counts.
+    fn figures(
+        args: &Self::Args,
+        run: &RunResult<<Self::Proc as Process>::Output>,
+    ) -> Option<serde_json::Value> {
+        let _ = (args, run);
+        None
+    }
+}

@@ -1,0 +1,7 @@
+//! What runs the state machines, apart from MPI: [`node`], one rank as both drivers see it
+//! (timers, fault decisions, metrics, the event recorder), and [`sim`], the deterministic
+//! simulator that runs all ranks in one process on virtual time. The MPI driver is in
+//! [`crate::shared::mpi`], the only room that touches MPI.
+
+pub mod node;
+pub mod sim;
