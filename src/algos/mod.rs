@@ -8,5 +8,6 @@ pub mod failure_detector;
 pub mod lamport;
 pub mod leader_election;
 pub mod shared_counter;
+pub mod single_paxos;
 pub mod vector;
 pub mod workload;
