@@ -657,6 +657,7 @@ mod tests {
                 rank(2, true, out(vec![], vec![])),
             ],
             history: None,
+            groups: Vec::new(),
         };
         let checks = check_detector(&args(Mode::Adaptive), &run);
         assert!(

@@ -737,6 +737,7 @@ mod tests {
             elapsed_s: 1.0,
             ranks,
             history: None,
+            groups: Vec::new(),
         };
         let checks = check_election(&args(Variant::Ballot), &run);
         assert!(!checks[0].passed, "{checks:?}");

@@ -553,6 +553,7 @@ fn conclude(
         elapsed_s,
         ranks,
         history: None,
+        groups: Vec::new(),
     };
     let extra = json!({
         "throughput": { "operations": total, "ops_per_s": ops_per_s, "final_value": final_value },

@@ -43,6 +43,20 @@ pub trait Algorithm {
         args: &Self::Args,
         run: &RunResult<<Self::Proc as Process>::Output>,
     ) -> Vec<String>;
+    /// Role groups, each a name and its ranks. Under MPI each becomes a communicator of its own
+    /// (`MPI_Comm_split` by membership) over which the members reduce their
+    /// [`Algorithm::group_value`]; the run then checks that every value agrees, a cross-check
+    /// that does not go through the gathered outputs.
+    fn groups(args: &Self::Args, np: usize) -> Vec<(&'static str, Vec<Rank>)> {
+        let _ = (args, np);
+        Vec::new()
+    }
+    /// The value of a rank's output that must be the same at every rank of every group that
+    /// has one (e.g. the decided value).
+    fn group_value(output: &<Self::Proc as Process>::Output) -> Option<u64> {
+        let _ = output;
+        None
+    }
     /// Figures of the run for the JSON report (merged at its top level), beyond the common
     /// schema: latencies, rates, counts.
     fn figures(

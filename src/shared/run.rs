@@ -182,7 +182,8 @@ fn conclude<A: Algorithm>(
     common: &CommonArgs,
     run: &RunResult<<A::Proc as Process>::Output>,
 ) -> u8 {
-    let checks = A::check(args, run);
+    let mut checks = A::check(args, run);
+    checks.extend(run.group_check());
     let summary = A::summarize(args, run);
     let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
     let figures = A::figures(args, run);

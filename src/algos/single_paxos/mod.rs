@@ -435,6 +435,20 @@ impl Algorithm for SinglePaxos {
         check_consensus(args, run)
     }
 
+    /// Under MPI each role is a communicator; its members reduce what they decided.
+    fn groups(args: &Args, np: usize) -> Vec<(&'static str, Vec<Rank>)> {
+        let l = args.layout(np);
+        vec![
+            ("clients", l.clients),
+            ("proposers", l.proposers),
+            ("learners", l.learners),
+        ]
+    }
+
+    fn group_value(output: &Output) -> Option<u64> {
+        output.decisions().next()
+    }
+
     fn figures(_args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
         let first = run
             .ranks

@@ -233,6 +233,13 @@ impl Paxos {
                 .expect("a proposer with a ballot has a value");
             p.proposal = Some(v);
             p.phase = Phase::Accept;
+            let b = p.ballot;
+            ctx.note(match p.best {
+                Some((ab, _)) if p.value != Some(v) => {
+                    format!("adopts {v} of ({}, {})", ab.round, ab.rank)
+                }
+                _ => format!("accept ({}, {}) {v}", b.round, b.rank),
+            });
             ctx.send_to_group(
                 layout.acceptors.iter().copied(),
                 &Msg::Accept { b: p.ballot, v },

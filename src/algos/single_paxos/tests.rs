@@ -528,6 +528,7 @@ fn history(edit: impl FnOnce(&mut Vec<Output>), faults: FaultPlan) -> RunResult<
             })
             .collect(),
         history: None,
+        groups: Vec::new(),
     }
 }
 

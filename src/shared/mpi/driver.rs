@@ -16,7 +16,8 @@
 //!   two consecutive waves with equal totals and sent == received mean no message is in
 //!   flight (Mattern's four-counter method), and any timed-out rank ends the run at once;
 //! - outstanding sends are completed while draining, a second barrier closes the drain, and
-//!   the outputs, metrics and events are gathered to rank 0 (`MPI_Gatherv`).
+//!   the outputs, metrics and events are gathered to rank 0 (`MPI_Gatherv`), with what each
+//!   role group of the algorithm reduced over its own communicator (`MPI_Comm_split`).
 //!
 //! A crashed rank keeps draining and discarding its messages so that senders' requests
 //! complete, and it joins every collective, so the job ends cleanly.
@@ -37,7 +38,7 @@ use super::world::World;
 use crate::shared::algorithm::Algorithm;
 use crate::shared::faults::FaultPlan;
 use crate::shared::observe::history::{Event, History};
-use crate::shared::observe::report::{Ending, RankResult, RunResult};
+use crate::shared::observe::report::{Ending, GroupView, RankResult, RunResult};
 use crate::shared::process::{Kind, Process, Rank};
 use crate::shared::runtime::node::{Envelope, Node, Outgoing};
 
@@ -515,16 +516,44 @@ pub fn run_mpi<A: Algorithm>(
     drop(ticket_cell);
     drop(ticket_host);
     let (result, events) = node.finish();
-    let blob = postcard::to_allocvec(&(result, events)).expect("results serialize");
+    // Each role group reduces its members' values over its own communicator; the views
+    // travel to rank 0 with the outputs.
+    let value = A::group_value(&result.output);
+    let views: Vec<GroupView> = A::groups(args, np)
+        .into_iter()
+        .filter_map(|(name, ranks)| {
+            let [members, with_value, min, max] = mpi.group_view(ranks.contains(&rank), value)?;
+            Some(GroupView {
+                name: name.to_string(),
+                members,
+                with_value,
+                min,
+                max,
+            })
+        })
+        .collect();
+    let blob = postcard::to_allocvec(&(result, events, views)).expect("results serialize");
     let blobs = mpi.gather_to_root(&blob)?;
     let mut ranks = Vec::with_capacity(np);
     let mut history = History::default();
+    let mut groups: Vec<GroupView> = Vec::new();
     for bytes in blobs {
-        let (r, e): (RankResult<<A::Proc as Process>::Output>, Vec<Event>) =
-            postcard::from_bytes(&bytes).expect("rank results decode");
+        let (r, e, v): (
+            RankResult<<A::Proc as Process>::Output>,
+            Vec<Event>,
+            Vec<GroupView>,
+        ) = postcard::from_bytes(&bytes).expect("rank results decode");
         ranks.push(r);
         history.ranks.push(e);
+        for view in v {
+            if !groups.iter().any(|g| g.name == view.name) {
+                groups.push(view);
+            }
+        }
     }
+    // In the order the algorithm named them.
+    let order = A::groups(args, np);
+    groups.sort_by_key(|g| order.iter().position(|(n, _)| *n == g.name));
     Some(RunResult {
         algorithm: A::NAME,
         driver: "mpi",
@@ -535,5 +564,6 @@ pub fn run_mpi<A: Algorithm>(
         elapsed_s,
         ranks,
         history: record.then_some(history),
+        groups,
     })
 }

@@ -1,10 +1,11 @@
 //! [`World`]: MPI initialized, its world communicator, and the few collectives the binaries
-//! and primitives need (barrier, max, gather to rank 0, broadcast of an exit code). Dropping
+//! and primitives need (barrier, max, gather to rank 0, role-group reductions, broadcast of an
+//! exit code). Dropping
 //! it finalizes MPI.
 
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
-use mpi::topology::{Communicator, SimpleCommunicator};
+use mpi::topology::{Color, Communicator, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Root};
 
 use crate::shared::process::Rank;
@@ -89,6 +90,25 @@ impl World {
                 .map(|(d, l)| all[*d as usize..(*d + *l) as usize].to_vec())
                 .collect(),
         )
+    }
+    /// Split the world by membership (`MPI_Comm_split`: a collective call on every rank) and,
+    /// on the members, reduce `value` over the group's own communicator (`MPI_Allreduce`):
+    /// `[members, members with a value, min, max]`. `None` on non-members.
+    pub fn group_view(&self, member: bool, value: Option<u64>) -> Option<[u64; 4]> {
+        let color = if member {
+            Color::with_value(0)
+        } else {
+            Color::undefined()
+        };
+        let group = self.comm.split_by_color(color)?;
+        let counts = [1, u64::from(value.is_some())];
+        let mut sums = [0u64; 2];
+        group.all_reduce_into(&counts[..], &mut sums[..], SystemOperation::sum());
+        // min of v and of MAX - v: the smallest and the largest value in one reduction.
+        let ends = value.map_or([u64::MAX; 2], |v| [v, u64::MAX - v]);
+        let mut mins = [0u64; 2];
+        group.all_reduce_into(&ends[..], &mut mins[..], SystemOperation::min());
+        Some([sums[0], sums[1], mins[0], u64::MAX - mins[1]])
     }
     /// Broadcast rank 0's exit code so that every rank exits with it.
     pub fn agree_on_exit_code(&self, code: u8) -> u8 {

@@ -69,6 +69,18 @@ pub enum Ending {
     Stuck,
 }
 
+/// What a role group found about itself over its own MPI communicator (see
+/// [`crate::shared::Algorithm::groups`]): its size, how many members had a value, and the
+/// smallest and largest value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupView {
+    pub name: String,
+    pub members: u64,
+    pub with_value: u64,
+    pub min: u64,
+    pub max: u64,
+}
+
 /// Everything a checker and the report need.
 #[derive(Debug, Clone)]
 pub struct RunResult<O> {
@@ -84,9 +96,43 @@ pub struct RunResult<O> {
     pub ranks: Vec<RankResult<O>>,
     /// Present when the algorithm, `--trace` or `--diagram` asked for it.
     pub history: Option<History>,
+    /// Under MPI, the role groups' reductions over their own communicators.
+    pub groups: Vec<GroupView>,
 }
 
 impl<O> RunResult<O> {
+    /// The check that every role group's members agree on their value, from the reductions
+    /// over the groups' communicators; `None` when there are none (the simulator).
+    pub fn group_check(&self) -> Option<Check> {
+        if self.groups.is_empty() {
+            return None;
+        }
+        let valued = self.groups.iter().filter(|g| g.with_value > 0);
+        let lo = valued.clone().map(|g| g.min).min();
+        let hi = valued.clone().map(|g| g.max).max();
+        let parts: Vec<String> = self
+            .groups
+            .iter()
+            .map(|g| match g.with_value {
+                0 => format!("{} {}/{} none", g.name, 0, g.members),
+                _ if g.min == g.max => {
+                    format!("{} {}/{} {}", g.name, g.with_value, g.members, g.min)
+                }
+                _ => format!(
+                    "{} {}/{} from {} to {}",
+                    g.name, g.with_value, g.members, g.min, g.max
+                ),
+            })
+            .collect();
+        Some(Check {
+            name: "role-groups".into(),
+            passed: lo == hi,
+            detail: format!(
+                "MPI_Allreduce over each role's communicator (MPI_Comm_split): {}",
+                parts.join(", ")
+            ),
+        })
+    }
     /// The ranks that did not crash.
     pub fn correct_ranks(&self) -> impl Iterator<Item = &RankResult<O>> {
         self.ranks.iter().filter(|r| !r.crashed)

@@ -207,5 +207,6 @@ pub fn simulate<A: Algorithm>(
         elapsed_s: now as f64 / 1e6,
         ranks,
         history: record.then_some(history),
+        groups: Vec::new(),
     }
 }
