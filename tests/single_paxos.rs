@@ -221,9 +221,18 @@ fn under_mpirun() {
         assert!(j["messages"].as_u64().unwrap() > 0);
         assert!(j["ballots"].as_u64().unwrap() >= 1);
         // The roles' own communicators agreed too.
-        let groups = j["checks"].as_array().unwrap().iter().find(|c| c["name"] == "role-groups");
-        let detail = groups.expect("a role-groups check under MPI")["detail"].as_str().unwrap();
-        assert!(detail.contains("learners") && detail.contains(&decided.to_string()), "{detail}");
+        let groups = j["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "role-groups");
+        let detail = groups.expect("a role-groups check under MPI")["detail"]
+            .as_str()
+            .unwrap();
+        assert!(
+            detail.contains("learners") && detail.contains(&decided.to_string()),
+            "{detail}"
+        );
     }
 }
 

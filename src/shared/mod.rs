@@ -2,6 +2,7 @@
 //! above it in this list):
 //!
 //! - [`process`]: the sans-IO process model (`Process`, `Ctx`, `Effect`, `Kind`, `Rank`);
+//! - [`clients`]: command ids, the client workload (window, latencies), quorum counting;
 //! - [`faults`]: the fault plan (crashes, drop, dup, delay, partitions, heal) and its decisions;
 //! - [`observe`]: history, ShiViz trace, SVG diagram, metrics, results and the JSON report;
 //! - [`algorithm`]: the `Algorithm` trait that makes a process a checked binary;
@@ -12,6 +13,7 @@
 
 pub mod algorithm;
 pub mod cli;
+pub mod clients;
 pub mod faults;
 pub mod mpi;
 pub mod observe;

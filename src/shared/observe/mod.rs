@@ -1,10 +1,12 @@
 //! What a run leaves behind for people and checkers: the event history with ground-truth vector
 //! timestamps ([`history`]), the ShiViz log ([`trace`]), the SVG space-time diagram
 //! ([`diagram`]), message metrics ([`metrics`]) and the run's result, checks and JSON report
-//! ([`report`]). Nothing here drives a run; the drivers fill these in.
+//! ([`report`]), latency percentiles ([`latency`]). Nothing here drives a run; the drivers fill
+//! these in.
 
 pub mod diagram;
 pub mod history;
+pub mod latency;
 pub mod metrics;
 pub mod report;
 pub mod trace;

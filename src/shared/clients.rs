@@ -1,0 +1,162 @@
+//! What the replicated algorithms' clients and leaders share: command ids, a closed-loop
+//! workload with a window of commands in flight and the latency of each, and quorum counting.
+//!
+//! A client rank submits `total` commands, at most `inflight` unanswered at a time; each is
+//! identified by `(client, seq)`, unique in a run, so that a retried command can be recognized
+//! and applied once. The workload is sans-IO: the algorithm decides where to send what it
+//! returns and tells it which replies came back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::process::Rank;
+
+/// A command's id: the client's rank and its sequence number there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CommandId {
+    pub client: u32,
+    pub seq: u32,
+}
+
+/// One client's closed-loop workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    client: u32,
+    total: u32,
+    inflight: usize,
+    next: u32,
+    /// Submitted and unanswered: seq -> submit time (µs).
+    outstanding: BTreeMap<u32, u64>,
+    /// Answered: (seq, latency µs), in the order the answers came.
+    done: Vec<(u32, u32)>,
+    first_submit_us: Option<u64>,
+    last_reply_us: u64,
+}
+
+/// What a client reports: the checkers read `submitted` and `done`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// Commands submitted (their seqs are `0..submitted`).
+    pub submitted: u32,
+    /// Commands answered: (seq, latency from first submission to answer, µs).
+    pub done: Vec<(u32, u32)>,
+    pub first_submit_us: Option<u64>,
+    pub last_reply_us: u64,
+}
+
+impl Workload {
+    pub fn new(client: Rank, total: u32, inflight: usize) -> Self {
+        Workload {
+            client: client as u32,
+            total,
+            inflight: inflight.max(1),
+            next: 0,
+            outstanding: BTreeMap::new(),
+            done: Vec::new(),
+            first_submit_us: None,
+            last_reply_us: 0,
+        }
+    }
+    pub fn id(&self, seq: u32) -> CommandId {
+        CommandId {
+            client: self.client,
+            seq,
+        }
+    }
+    /// New commands to submit now, as far as the window allows (recorded as submitted).
+    pub fn take_new(&mut self, now_us: u64) -> Vec<u32> {
+        let room = self.inflight.saturating_sub(self.outstanding.len());
+        let n = room.min((self.total - self.next) as usize) as u32;
+        let seqs: Vec<u32> = (self.next..self.next + n).collect();
+        for &s in &seqs {
+            self.outstanding.insert(s, now_us);
+        }
+        self.next += n;
+        if n > 0 {
+            self.first_submit_us.get_or_insert(now_us);
+        }
+        seqs
+    }
+    /// The submitted commands still unanswered, oldest first (to resend).
+    pub fn outstanding(&self) -> impl Iterator<Item = u32> + '_ {
+        self.outstanding.keys().copied()
+    }
+    /// An answer for `seq`; false if it was not outstanding (a duplicate answer).
+    pub fn complete(&mut self, seq: u32, now_us: u64) -> bool {
+        match self.outstanding.remove(&seq) {
+            Some(t) => {
+                let lat = now_us.saturating_sub(t).min(u32::MAX as u64) as u32;
+                self.done.push((seq, lat));
+                self.last_reply_us = self.last_reply_us.max(now_us);
+                true
+            }
+            None => false,
+        }
+    }
+    /// Every command submitted and answered.
+    pub fn is_done(&self) -> bool {
+        self.next == self.total && self.outstanding.is_empty()
+    }
+    pub fn report(&self) -> ClientReport {
+        ClientReport {
+            submitted: self.next,
+            done: self.done.clone(),
+            first_submit_us: self.first_submit_us,
+            last_reply_us: self.last_reply_us,
+        }
+    }
+}
+
+/// A majority of `n`.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
+/// The largest index that at least `q` replicas reached, given how far each got: the `q`-th
+/// largest of `reached` (0 if fewer than `q` replicas).
+pub fn quorum_index(reached: impl IntoIterator<Item = usize>, q: usize) -> usize {
+    let mut v: Vec<usize> = reached.into_iter().collect();
+    if q == 0 || v.len() < q {
+        return 0;
+    }
+    v.sort_unstable_by(|a, b| b.cmp(a));
+    v[q - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_bounds_what_is_in_flight() {
+        let mut w = Workload::new(3, 5, 2);
+        assert_eq!(w.take_new(10), vec![0, 1]);
+        assert_eq!(w.take_new(11), Vec::<u32>::new());
+        assert!(w.complete(1, 25));
+        assert!(!w.complete(1, 26), "a duplicate answer");
+        assert_eq!(w.take_new(30), vec![2]);
+        assert_eq!(w.outstanding().collect::<Vec<_>>(), vec![0, 2]);
+        for s in [0, 2] {
+            w.complete(s, 40);
+        }
+        assert_eq!(w.take_new(41), vec![3, 4]);
+        w.complete(3, 50);
+        w.complete(4, 50);
+        assert!(w.is_done());
+        let r = w.report();
+        assert_eq!(r.submitted, 5);
+        assert_eq!(r.done[0], (1, 15));
+        assert_eq!((r.first_submit_us, r.last_reply_us), (Some(10), 50));
+        assert_eq!(w.id(4), CommandId { client: 3, seq: 4 });
+    }
+
+    #[test]
+    fn quorum_index_is_the_qth_largest() {
+        assert_eq!(quorum_index([5, 9, 7], 2), 7);
+        assert_eq!(quorum_index([5, 9, 7], 3), 5);
+        assert_eq!(quorum_index([5], 2), 0);
+        assert_eq!(majority(3), 2);
+        assert_eq!(majority(4), 3);
+    }
+}
