@@ -17,7 +17,8 @@ pub fn bin(name: &str) -> PathBuf {
         "shared-counter" => PathBuf::from(env!("CARGO_BIN_EXE_shared-counter")),
         "failure-detector" => PathBuf::from(env!("CARGO_BIN_EXE_failure-detector")),
         "leader-election" => PathBuf::from(env!("CARGO_BIN_EXE_leader-election")),
-        "single-paxos", "sequence-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_single-paxos")),
+        "single-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_single-paxos")),
+        "sequence-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_sequence-paxos")),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -1,0 +1,187 @@
+//! sequence-paxos: simulator sweeps (1,000 seeds per fault plan), real mpirun runs with a
+//! crashed leader and with drop, and bad input.
+
+mod common;
+
+use common::*;
+
+/// Each over 1,000 seeds; every check (termination wherever the plan permits) in every seed.
+/// Server 0 is the first leader, so `--crash 0@MS` crashes the leader.
+const PLANS: &[&[&str]] = &[
+    &["--np", "4"],
+    &["--np", "8", "--clients", "3", "--batch", "1"],
+    &[
+        "--np", "6", "--drop", "0.2", "--dup", "0.1", "--delay", "0..5", "--heal", "400",
+    ],
+    // The leader crashes (in phase 2: commands are in flight from ~10 ms on), then another.
+    &["--np", "6", "--crash", "0@30"],
+    &[
+        "--np", "6", "--crash", "0@25", "--crash", "1@60", "--delay", "0..2",
+    ],
+    // A minority of followers crashes at once, with loss.
+    &[
+        "--np", "6", "--crash", "3@0", "--crash", "4@0", "--drop", "0.1", "--heal", "300",
+    ],
+    // The leader cut off in a minority, then healed: the majority continues, it catches up.
+    &["--np", "6", "--partition", "0|1,2,3,4,5@20..300"],
+    &[
+        "--np",
+        "6",
+        "--partition",
+        "0,1|2,3,4,5@20..200",
+        "--drop",
+        "0.1",
+        "--heal",
+        "300",
+    ],
+    // Leader churn: short timeouts, lossy, duplicating, reordering links (dueling candidates).
+    &[
+        "--np",
+        "6",
+        "--election-timeout",
+        "10",
+        "--heartbeat",
+        "8",
+        "--drop",
+        "0.3",
+        "--dup",
+        "0.2",
+        "--delay",
+        "0..6",
+        "--heal",
+        "500",
+    ],
+    &[
+        "--np",
+        "8",
+        "--clients",
+        "3",
+        "--election-timeout",
+        "8",
+        "--heartbeat",
+        "6",
+        "--dup",
+        "0.2",
+        "--delay",
+        "0..10",
+    ],
+];
+
+#[test]
+fn sweeps() {
+    for plan in PLANS {
+        let mut args = vec!["--seeds", "0..1000", "--requests", "100"];
+        args.extend_from_slice(plan);
+        let r = direct("sequence-paxos", &args);
+        assert_eq!(r.code, 0, "{args:?}:\n{}", r.stdout);
+        assert!(
+            r.stdout
+                .contains("1000 passed, 0 failed a check, 0 did not finish"),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn a_majority_crashed_cannot_decide_and_the_run_says_so() {
+    let r = direct(
+        "sequence-paxos",
+        &[
+            "--sim",
+            "--np",
+            "4",
+            "--crash",
+            "1@0",
+            "--crash",
+            "2@0",
+            "--give-up",
+            "500",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("not required: only 1 of 3 servers stay up"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("client 3: 0 of 64 commands answered"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn under_mpirun() {
+    for (np, extra) in [
+        (4, vec!["--requests", "5000"]),
+        (
+            5,
+            vec!["--clients", "2", "--requests", "2000", "--batch", "1"],
+        ),
+        (6, vec!["--requests", "5000", "--crash", "0@20"]),
+        (
+            8,
+            vec!["--clients", "3", "--requests", "1000", "--drop", "0.1"],
+        ),
+    ] {
+        let report = scratch(&format!("sequence-paxos-{np}.json"));
+        let mut args = vec!["--report", report.to_str().unwrap()];
+        args.extend_from_slice(&extra);
+        let r = mpirun(np, "sequence-paxos", &args);
+        assert_eq!(r.code, 0, "np {np} {extra:?}:\n{}{}", r.stdout, r.stderr);
+        let j = read_json(&report);
+        assert_checks_passed(&j);
+        let clients: u64 = extra
+            .windows(2)
+            .find(|w| w[0] == "--clients")
+            .map_or(1, |w| w[1].parse().unwrap());
+        let requests: u64 = extra[extra.iter().position(|a| *a == "--requests").unwrap() + 1]
+            .parse()
+            .unwrap();
+        assert_eq!(
+            j["commits"].as_u64(),
+            Some(clients * requests),
+            "{}",
+            r.stdout
+        );
+        assert!(j["commits_per_s"].as_f64().unwrap() > 0.0);
+        assert!(j["commit_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+        assert!(j["messages_per_commit"].as_f64().unwrap() > 0.0);
+        if extra.contains(&"--crash") {
+            // The leader crashed: another server took over and led to the end.
+            let t = &j["takeovers_after_leader_crash"][0];
+            assert_eq!(
+                t["crashed_leader"], 0,
+                "{}: {}",
+                j["leader_changes"], r.stdout
+            );
+            assert_ne!(t["new_leader"], 0);
+        }
+    }
+}
+
+#[test]
+fn bad_input() {
+    for (args, says) in [
+        (
+            vec!["--sim", "--np", "3", "--clients", "3"],
+            "leaves no server",
+        ),
+        (
+            vec!["--sim", "--np", "3", "--clients", "5"],
+            "leaves no server",
+        ),
+        (vec!["--sim", "--np", "4", "--batch", "0"], "--batch"),
+        (vec!["--sim", "--np", "4", "--inflight", "0"], "--inflight"),
+    ] {
+        let r = direct("sequence-paxos", &args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        // One sentence on the first line (clap adds a pointer to --help after its own).
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(says), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+}
