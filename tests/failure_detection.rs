@@ -28,14 +28,7 @@ fn sweep(name: &str, extra: &[&str]) {
         let mut args = vec!["--np", "5", "--seeds", "0..1000", "--duration", "500"];
         args.extend_from_slice(extra);
         args.extend_from_slice(plan);
-        let r = direct(name, &args);
-        assert_eq!(r.code, 0, "{name} {args:?}:\n{}", r.stdout);
-        assert!(
-            r.stdout
-                .contains("1000 passed, 0 failed a check, 0 did not finish"),
-            "{}",
-            r.stdout
-        );
+        assert_sweep_passes(name, &args);
     }
 }
 

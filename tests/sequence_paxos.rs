@@ -72,14 +72,7 @@ fn sweeps() {
     for plan in PLANS {
         let mut args = vec!["--seeds", "0..1000", "--requests", "100"];
         args.extend_from_slice(plan);
-        let r = direct("sequence-paxos", &args);
-        assert_eq!(r.code, 0, "{args:?}:\n{}", r.stdout);
-        assert!(
-            r.stdout
-                .contains("1000 passed, 0 failed a check, 0 did not finish"),
-            "{}",
-            r.stdout
-        );
+        assert_sweep_passes("sequence-paxos", &args);
     }
 }
 

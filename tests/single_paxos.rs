@@ -132,14 +132,7 @@ fn sweeps() {
     for plan in PLANS {
         let mut args = vec!["--seeds", "0..1000"];
         args.extend_from_slice(plan);
-        let r = direct("single-paxos", &args);
-        assert_eq!(r.code, 0, "{args:?}:\n{}", r.stdout);
-        assert!(
-            r.stdout
-                .contains("1000 passed, 0 failed a check, 0 did not finish"),
-            "{}",
-            r.stdout
-        );
+        assert_sweep_passes("single-paxos", &args);
     }
 }
 

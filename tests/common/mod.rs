@@ -70,6 +70,22 @@ pub fn read_json(path: &PathBuf) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Run a sweep (`--seeds A..B` among `args`) in the simulator and assert that every seed
+/// finished with every check passing.
+pub fn assert_sweep_passes(name: &str, args: &[&str]) {
+    let seeds = args
+        .windows(2)
+        .find(|w| w[0] == "--seeds")
+        .map(|w| w[1])
+        .expect("a sweep has --seeds A..B");
+    let (a, b) = seeds.split_once("..").expect("--seeds A..B");
+    let n: u64 = b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap();
+    let r = direct(name, args);
+    assert_eq!(r.code, 0, "{name} {args:?}:\n{}{}", r.stdout, r.stderr);
+    let all = format!("{n} passed, 0 failed a check, 0 did not finish");
+    assert!(r.stdout.contains(&all), "{name} {args:?}:\n{}", r.stdout);
+}
+
 /// Every check in the report passed, and there is at least one.
 pub fn assert_checks_passed(report: &Value) {
     let checks = report["checks"].as_array().expect("checks");

@@ -173,15 +173,18 @@ impl Server {
         }
     }
 
-    fn on_prepare(&mut self, from: Rank, b: Ballot, their_decided: usize, ctx: &mut C) {
+    /// Note the round, and answer a ballot below the one promised with `Nack`: true if so.
+    fn refuse_lower(&mut self, from: Rank, b: Ballot, ctx: &mut C) -> bool {
         self.max_round = self.max_round.max(b.round);
         if b < self.promised {
-            ctx.send(
-                from,
-                Msg::Nack {
-                    promised: self.promised,
-                },
-            );
+            let promised = self.promised;
+            ctx.send(from, Msg::Nack { promised });
+        }
+        b < self.promised
+    }
+
+    fn on_prepare(&mut self, from: Rank, b: Ballot, their_decided: usize, ctx: &mut C) {
+        if self.refuse_lower(from, b, ctx) {
             return;
         }
         if b > self.promised {
@@ -304,15 +307,7 @@ impl Server {
     // ---- replication (phase 2) ----
 
     fn on_accept_sync(&mut self, from: Rank, m: SyncMsg, ctx: &mut C) {
-        if m.b != self.promised {
-            if m.b < self.promised {
-                ctx.send(
-                    from,
-                    Msg::Nack {
-                        promised: self.promised,
-                    },
-                );
-            }
+        if self.refuse_lower(from, m.b, ctx) || m.b != self.promised {
             return;
         }
         if self.acc_rnd == m.b {
@@ -362,14 +357,7 @@ impl Server {
         decided: usize,
         ctx: &mut C,
     ) {
-        self.max_round = self.max_round.max(b.round);
-        if b < self.promised {
-            ctx.send(
-                from,
-                Msg::Nack {
-                    promised: self.promised,
-                },
-            );
+        if self.refuse_lower(from, b, ctx) {
             return;
         }
         // A live leader of this or a higher ballot: no election now.

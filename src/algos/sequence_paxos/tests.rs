@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use super::server::Role;
 use super::*;
-use crate::shared::observe::metrics::Metrics;
-use crate::shared::observe::report::{Ending, RankResult};
 use crate::shared::process::process_rng;
 use crate::shared::Effect;
 
@@ -420,28 +418,7 @@ fn history(logs: [Vec<CommandId>; 3], answered: Vec<u32>) -> RunResult<Output> {
         first_submit_us: Some(0),
         last_reply_us: 100,
     }));
-    RunResult {
-        algorithm: "sequence-paxos",
-        driver: "sim",
-        np: 4,
-        seed: 0,
-        faults: FaultPlan::default(),
-        ending: Ending::Finished,
-        elapsed_s: 1.0,
-        ranks: outs
-            .into_iter()
-            .enumerate()
-            .map(|(rank, output)| RankResult {
-                rank,
-                crashed: false,
-                done: true,
-                output,
-                metrics: Metrics::default(),
-            })
-            .collect(),
-        history: None,
-        groups: Vec::new(),
-    }
+    RunResult::of_outputs("sequence-paxos", FaultPlan::default(), outs)
 }
 
 fn failed(run: &RunResult<Output>) -> Vec<String> {

@@ -3,8 +3,6 @@
 use std::time::Duration;
 
 use super::*;
-use crate::shared::observe::metrics::Metrics;
-use crate::shared::observe::report::{Ending, RankResult};
 use crate::shared::process::effects_of;
 use crate::shared::{Effect, Process};
 
@@ -508,28 +506,7 @@ fn history(edit: impl FnOnce(&mut Vec<Output>), faults: FaultPlan) -> RunResult<
     let mut outs = vec![out(); NP];
     outs[0].proposed = Some(1500);
     edit(&mut outs);
-    RunResult {
-        algorithm: "single-paxos",
-        driver: "sim",
-        np: NP,
-        seed: 0,
-        faults,
-        ending: Ending::Finished,
-        elapsed_s: 1.0,
-        ranks: outs
-            .into_iter()
-            .enumerate()
-            .map(|(rank, output)| RankResult {
-                rank,
-                crashed: false,
-                done: true,
-                output,
-                metrics: Metrics::default(),
-            })
-            .collect(),
-        history: None,
-        groups: Vec::new(),
-    }
+    RunResult::of_outputs("single-paxos", faults, outs)
 }
 
 fn check(run: &RunResult<Output>, name: &str) -> Check {

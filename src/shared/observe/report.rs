@@ -101,6 +101,32 @@ pub struct RunResult<O> {
 }
 
 impl<O> RunResult<O> {
+    /// A finished simulator run of these outputs, one per rank, none crashed, no metrics or
+    /// history: what the checkers' unit tests feed them.
+    pub fn of_outputs(algorithm: &'static str, faults: FaultPlan, outputs: Vec<O>) -> Self {
+        RunResult {
+            algorithm,
+            driver: "sim",
+            np: outputs.len(),
+            seed: 0,
+            faults,
+            ending: Ending::Finished,
+            elapsed_s: 1.0,
+            ranks: outputs
+                .into_iter()
+                .enumerate()
+                .map(|(rank, output)| RankResult {
+                    rank,
+                    crashed: false,
+                    done: true,
+                    output,
+                    metrics: Metrics::default(),
+                })
+                .collect(),
+            history: None,
+            groups: Vec::new(),
+        }
+    }
     /// The check that every role group's members agree on their value, from the reductions
     /// over the groups' communicators; `None` when there are none (the simulator).
     pub fn group_check(&self) -> Option<Check> {
