@@ -1,0 +1,160 @@
+//! The MPI floor for a commit, and sequence-paxos's commit latency, in one mpirun job
+//! (`scripts/bench consensus` runs it at np 4 and 6: servers 0..np-1, the client is rank np-1).
+//!
+//! Three figures on the same ranks, one after the other, the idle ranks waiting in a sleeping
+//! poll as the driver's idle ranks do:
+//! - the raw round trip between the client and server 0 (blocking `MPI_Send`/`MPI_Recv`);
+//! - the raw commit chain: client to server 0, server 0 to every follower, the first majority
+//!   of answers back, server 0 to the client (four one-way hops: the least any leader-based
+//!   commit costs);
+//! - sequence-paxos under the mpidist driver with one command at a time and no batching
+//!   (`--inflight 1 --batch 1`): the median commit latency the client measured.
+//!
+//! Usage: consensus-floor --out FILE [--commits N]
+
+use std::time::{Duration, Instant};
+
+use mpi::traits::*;
+use serde_json::json;
+
+use mpidist::algos::sequence_paxos::{Args, SequencePaxos};
+use mpidist::shared::faults::FaultPlan;
+use mpidist::shared::mpi::{run_mpi, MpiConfig, World};
+use mpidist::shared::Algorithm;
+
+const WARMUP: usize = 500;
+/// Acceptances have their own tag: the leader must not take the client's next request for one.
+const ACCEPTED: i32 = 7;
+
+/// Wait in a sleeping poll for the other ranks (an `MPI_Ibarrier`), so that idle ranks leave
+/// the cores to the ranks that work, as the driver's idle ranks do.
+fn idle_barrier(world: &mpi::topology::SimpleCommunicator) {
+    let mut req = world.immediate_barrier();
+    while let Err(r) = req.test() {
+        req = r;
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
+fn raw_round_trip(world: &mpi::topology::SimpleCommunicator, client: i32, n: usize) -> f64 {
+    let me = world.rank();
+    let mut buf = [0u64; 2];
+    let mut t0 = Instant::now();
+    if me == 0 || me == client {
+        let peer = world.process_at_rank(if me == 0 { client } else { 0 });
+        for i in 0..WARMUP + n {
+            if i == WARMUP {
+                t0 = Instant::now();
+            }
+            if me == client {
+                peer.send(&buf[..]);
+                peer.receive_into(&mut buf[..]);
+            } else {
+                peer.receive_into(&mut buf[..]);
+                peer.send(&buf[..]);
+            }
+        }
+    }
+    let us = t0.elapsed().as_secs_f64() * 1e6 / n as f64;
+    idle_barrier(world);
+    us
+}
+
+fn raw_commit_chain(world: &mpi::topology::SimpleCommunicator, servers: i32, n: usize) -> f64 {
+    let me = world.rank();
+    let client = servers;
+    let majority = servers / 2 + 1;
+    let mut buf = [0u64; 4];
+    let mut t0 = Instant::now();
+    for i in 0..WARMUP + n {
+        if i == WARMUP {
+            t0 = Instant::now();
+        }
+        if me == client {
+            world.process_at_rank(0).send(&buf[..]);
+            world.process_at_rank(0).receive_into(&mut buf[..]);
+        } else if me == 0 {
+            world.process_at_rank(client).receive_into(&mut buf[..]);
+            for f in 1..servers {
+                world.process_at_rank(f).send(&buf[..]);
+            }
+            for _ in 1..majority {
+                world.any_process().receive_into_with_tag(&mut buf[..], ACCEPTED);
+            }
+            world.process_at_rank(client).send(&buf[..]);
+            // The rest of the acceptances, off the client's path.
+            for _ in majority..servers {
+                world.any_process().receive_into_with_tag(&mut buf[..], ACCEPTED);
+            }
+        } else if me < servers {
+            world.process_at_rank(0).receive_into(&mut buf[..]);
+            world.process_at_rank(0).send_with_tag(&buf[..], ACCEPTED);
+        }
+    }
+    let us = t0.elapsed().as_secs_f64() * 1e6 / n as f64;
+    idle_barrier(world);
+    us
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| {
+        argv.iter()
+            .position(|a| a == name)
+            .and_then(|i| argv.get(i + 1).cloned())
+    };
+    let out = flag("--out").expect("--out FILE");
+    let n: usize = flag("--commits").map_or(5_000, |s| s.parse().expect("--commits N"));
+    let mpi = World::init().expect("MPI init");
+    let world = mpi.comm();
+    let np = world.size();
+    assert!(np >= 2, "run under mpirun -np SERVERS+1");
+    let servers = np - 1;
+    let rtt = raw_round_trip(world, servers, n);
+    let chain = raw_commit_chain(world, servers, n);
+    let args = Args {
+        clients: 1,
+        requests: n as u32,
+        inflight: 1,
+        batch: 1,
+        election_timeout: 50,
+        heartbeat: 10,
+        retry: 40,
+        give_up: 60_000,
+    };
+    let cfg = MpiConfig {
+        seed: 1,
+        faults: FaultPlan::default(),
+        timeout: Duration::from_secs(120),
+        record: false,
+    };
+    let run = run_mpi::<SequencePaxos>(&mpi, &args, &cfg);
+    // rtt and chain were timed on the client's clock: bring them to rank 0.
+    let mut timed = [rtt, chain];
+    world
+        .process_at_rank(servers)
+        .broadcast_into(&mut timed[..]);
+    if let Some(run) = run {
+        let checks = SequencePaxos::check(&args, &run);
+        let figures = SequencePaxos::figures(&args, &run).expect("figures");
+        let p50_us = figures["commit_latency"]["p50_ms"].as_f64().expect("latency") * 1e3;
+        let [rtt, chain] = timed;
+        let v = json!({
+            "servers": servers,
+            "commits": n,
+            "raw_round_trip_us": rtt,
+            "raw_commit_chain_us": chain,
+            "sequence_paxos_p50_us": p50_us,
+            "sequence_paxos_p99_us": figures["commit_latency"]["p99_ms"].as_f64().unwrap_or(0.0) * 1e3,
+            "p50_in_round_trips": p50_us / rtt,
+            "p50_in_commit_chains": p50_us / chain,
+            "checks_passed": checks.iter().all(|c| c.passed),
+        });
+        println!(
+            "{servers} servers, one command at a time: raw round trip {rtt:.2} us, raw commit chain {chain:.2} us, sequence-paxos p50 {p50_us:.2} us = {:.2}x the round trip, {:.2}x the raw chain",
+            p50_us / rtt,
+            p50_us / chain
+        );
+        std::fs::write(&out, serde_json::to_string_pretty(&v).unwrap()).expect("write");
+    }
+}
