@@ -79,12 +79,16 @@ fn raw_commit_chain(world: &mpi::topology::SimpleCommunicator, servers: i32, n: 
                 world.process_at_rank(f).send(&buf[..]);
             }
             for _ in 1..majority {
-                world.any_process().receive_into_with_tag(&mut buf[..], ACCEPTED);
+                world
+                    .any_process()
+                    .receive_into_with_tag(&mut buf[..], ACCEPTED);
             }
             world.process_at_rank(client).send(&buf[..]);
             // The rest of the acceptances, off the client's path.
             for _ in majority..servers {
-                world.any_process().receive_into_with_tag(&mut buf[..], ACCEPTED);
+                world
+                    .any_process()
+                    .receive_into_with_tag(&mut buf[..], ACCEPTED);
             }
         } else if me < servers {
             world.process_at_rank(0).receive_into(&mut buf[..]);
@@ -137,7 +141,10 @@ fn main() {
     if let Some(run) = run {
         let checks = SequencePaxos::check(&args, &run);
         let figures = SequencePaxos::figures(&args, &run).expect("figures");
-        let p50_us = figures["commit_latency"]["p50_ms"].as_f64().expect("latency") * 1e3;
+        let p50_us = figures["commit_latency"]["p50_ms"]
+            .as_f64()
+            .expect("latency")
+            * 1e3;
         let [rtt, chain] = timed;
         let v = json!({
             "servers": servers,

@@ -107,6 +107,22 @@ fn a_majority_crashed_cannot_decide_and_the_run_says_so() {
 }
 
 #[test]
+fn one_command_at_a_time_commits_in_four_communication_steps() {
+    let report = scratch("sequence-paxos-steps.json");
+    let args = ["--sim", "--np", "6", "--inflight", "1", "--requests", "200"];
+    let r = direct(
+        "sequence-paxos",
+        &[&args[..], &["--report", report.to_str().unwrap()]].concat(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    // Request, Accept, Accepted, Reply.
+    assert_eq!(
+        read_json(&report)["communication_steps_per_commit"]["p50"],
+        4
+    );
+}
+
+#[test]
 fn under_mpirun() {
     for (np, extra) in [
         (4, vec!["--requests", "5000"]),
@@ -143,6 +159,7 @@ fn under_mpirun() {
         assert!(j["commits_per_s"].as_f64().unwrap() > 0.0);
         assert!(j["commit_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
         assert!(j["messages_per_commit"].as_f64().unwrap() > 0.0);
+        assert!(j["communication_steps_per_commit"]["p50"].as_u64().unwrap() >= 4);
         if extra.contains(&"--crash") {
             // The leader crashed: another server took over and led to the end.
             let t = &j["takeovers_after_leader_crash"][0];

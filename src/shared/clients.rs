@@ -26,10 +26,10 @@ pub struct Workload {
     total: u32,
     inflight: usize,
     next: u32,
-    /// Submitted and unanswered: seq -> submit time (µs).
-    outstanding: BTreeMap<u32, u64>,
-    /// Answered: (seq, latency µs), in the order the answers came.
-    done: Vec<(u32, u32)>,
+    /// Submitted and unanswered: seq -> (submit time µs, causal steps at submission).
+    outstanding: BTreeMap<u32, (u64, u64)>,
+    /// Answered: (seq, latency µs, communication steps), in the order the answers came.
+    done: Vec<(u32, u32, u32)>,
     first_submit_us: Option<u64>,
     last_reply_us: u64,
 }
@@ -39,8 +39,9 @@ pub struct Workload {
 pub struct ClientReport {
     /// Commands submitted (their seqs are `0..submitted`).
     pub submitted: u32,
-    /// Commands answered: (seq, latency from first submission to answer, µs).
-    pub done: Vec<(u32, u32)>,
+    /// Commands answered: (seq, latency from first submission to answer in µs, communication
+    /// steps: the hops of the longest causal chain from the submission to the answer).
+    pub done: Vec<(u32, u32, u32)>,
     pub first_submit_us: Option<u64>,
     pub last_reply_us: u64,
 }
@@ -64,13 +65,14 @@ impl Workload {
             seq,
         }
     }
-    /// New commands to submit now, as far as the window allows (recorded as submitted).
-    pub fn take_new(&mut self, now_us: u64) -> Vec<u32> {
+    /// New commands to submit now, as far as the window allows (recorded as submitted at this
+    /// time and causal depth, [`crate::shared::Ctx::steps`]).
+    pub fn take_new(&mut self, now_us: u64, steps: u64) -> Vec<u32> {
         let room = self.inflight.saturating_sub(self.outstanding.len());
         let n = room.min((self.total - self.next) as usize) as u32;
         let seqs: Vec<u32> = (self.next..self.next + n).collect();
         for &s in &seqs {
-            self.outstanding.insert(s, now_us);
+            self.outstanding.insert(s, (now_us, steps));
         }
         self.next += n;
         if n > 0 {
@@ -82,12 +84,14 @@ impl Workload {
     pub fn outstanding(&self) -> impl Iterator<Item = u32> + '_ {
         self.outstanding.keys().copied()
     }
-    /// An answer for `seq`; false if it was not outstanding (a duplicate answer).
-    pub fn complete(&mut self, seq: u32, now_us: u64) -> bool {
+    /// An answer for `seq`, at this time and causal depth; false if it was not outstanding
+    /// (a duplicate answer).
+    pub fn complete(&mut self, seq: u32, now_us: u64, steps: u64) -> bool {
         match self.outstanding.remove(&seq) {
-            Some(t) => {
+            Some((t, s)) => {
                 let lat = now_us.saturating_sub(t).min(u32::MAX as u64) as u32;
-                self.done.push((seq, lat));
+                let hops = steps.saturating_sub(s).min(u32::MAX as u64) as u32;
+                self.done.push((seq, lat, hops));
                 self.last_reply_us = self.last_reply_us.max(now_us);
                 true
             }
@@ -131,22 +135,22 @@ mod tests {
     #[test]
     fn the_window_bounds_what_is_in_flight() {
         let mut w = Workload::new(3, 5, 2);
-        assert_eq!(w.take_new(10), vec![0, 1]);
-        assert_eq!(w.take_new(11), Vec::<u32>::new());
-        assert!(w.complete(1, 25));
-        assert!(!w.complete(1, 26), "a duplicate answer");
-        assert_eq!(w.take_new(30), vec![2]);
+        assert_eq!(w.take_new(10, 1), vec![0, 1]);
+        assert_eq!(w.take_new(11, 1), Vec::<u32>::new());
+        assert!(w.complete(1, 25, 5));
+        assert!(!w.complete(1, 26, 6), "a duplicate answer");
+        assert_eq!(w.take_new(30, 5), vec![2]);
         assert_eq!(w.outstanding().collect::<Vec<_>>(), vec![0, 2]);
         for s in [0, 2] {
-            w.complete(s, 40);
+            w.complete(s, 40, 9);
         }
-        assert_eq!(w.take_new(41), vec![3, 4]);
-        w.complete(3, 50);
-        w.complete(4, 50);
+        assert_eq!(w.take_new(41, 9), vec![3, 4]);
+        w.complete(3, 50, 13);
+        w.complete(4, 50, 13);
         assert!(w.is_done());
         let r = w.report();
         assert_eq!(r.submitted, 5);
-        assert_eq!(r.done[0], (1, 15));
+        assert_eq!(r.done[0], (1, 15, 4));
         assert_eq!((r.first_submit_us, r.last_reply_us), (Some(10), 50));
         assert_eq!(w.id(4), CommandId { client: 3, seq: 4 });
     }

@@ -51,6 +51,7 @@ pub struct Ctx<'a, M, T> {
     now: Duration,
     rng: &'a mut ChaCha8Rng,
     effects: &'a mut Vec<Effect<M, T>>,
+    steps: u64,
 }
 
 impl<'a, M: Clone, T> Ctx<'a, M, T> {
@@ -68,7 +69,19 @@ impl<'a, M: Clone, T> Ctx<'a, M, T> {
             now,
             rng,
             effects,
+            steps: 0,
         }
+    }
+    /// The rank's causal depth for this handler (drivers set it; 0 in unit tests).
+    pub fn with_steps(mut self, steps: u64) -> Self {
+        self.steps = steps;
+        self
+    }
+    /// The longest chain of messages that ends at this rank now (communication steps): the
+    /// difference between two handlers of a rank counts the hops of the causal chain between
+    /// them, e.g. from a client's request to its answer.
+    pub fn steps(&self) -> u64 {
+        self.steps
     }
     /// This process's rank.
     pub fn rank(&self) -> Rank {

@@ -47,7 +47,7 @@ impl Client {
 
     fn submit_new(&mut self, ctx: &mut C) {
         let now = ctx.now().as_micros() as u64;
-        let seqs = self.work.take_new(now);
+        let seqs = self.work.take_new(now, ctx.steps());
         if !seqs.is_empty() {
             let cmds = seqs.into_iter().map(|s| (s, self.payload(s))).collect();
             ctx.send(self.leader, Msg::Request(cmds));
@@ -76,7 +76,7 @@ impl Client {
             Msg::Reply(seqs) => {
                 let now = ctx.now().as_micros() as u64;
                 for s in seqs {
-                    self.progressed |= self.work.complete(s, now);
+                    self.progressed |= self.work.complete(s, now, ctx.steps());
                 }
                 self.leader = from;
                 if self.work.is_done() {

@@ -342,7 +342,7 @@ pub fn check_log(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
     let mut missing = Vec::new();
     let required = termination_required(args, run.np, &run.faults);
     for (r, crashed, c) in clients_of(run) {
-        for &(seq, _) in &c.done {
+        for &(seq, ..) in &c.done {
             let id = CommandId {
                 client: r as u32,
                 seq,
@@ -408,6 +408,17 @@ pub fn check_log(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         },
     });
     checks
+}
+
+/// `{p50, max}` of the communication steps from a command's submission to its answer (4 for
+/// one command alone: request, Accept, Accepted, Reply; more when pipelined commands chain).
+fn steps_summary(steps: impl Iterator<Item = u32>) -> serde_json::Value {
+    let mut v: Vec<u32> = steps.collect();
+    v.sort_unstable();
+    match (v.get(v.len() / 2), v.last()) {
+        (Some(p50), Some(max)) => serde_json::json!({"p50": p50, "max": max}),
+        _ => serde_json::Value::Null,
+    }
 }
 
 /// The `sequence-paxos` binary.
@@ -482,6 +493,9 @@ impl Algorithm for SequencePaxos {
             "client_span_s": span_s,
             "commit_latency": latency::summary_ms(
                 clients_of(run).flat_map(|(_, _, c)| c.done.iter().map(|d| d.1 as u64))
+            ),
+            "communication_steps_per_commit": steps_summary(
+                clients_of(run).flat_map(|(_, _, c)| c.done.iter().map(|d| d.2))
             ),
             "messages_per_commit": per_commit(m.total.sent),
             "bytes_per_commit": per_commit(m.total.bytes_sent),

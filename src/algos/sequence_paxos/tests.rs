@@ -414,7 +414,7 @@ fn history(logs: [Vec<CommandId>; 3], answered: Vec<u32>) -> RunResult<Output> {
     let mut outs: Vec<Output> = logs.into_iter().map(server).collect();
     outs.push(Output::Client(ClientReport {
         submitted: 3,
-        done: answered.into_iter().map(|s| (s, 100)).collect(),
+        done: answered.into_iter().map(|s| (s, 100, 4)).collect(),
         first_submit_us: Some(0),
         last_reply_us: 100,
     }));

@@ -199,7 +199,8 @@ impl<P: Process> Node<P> {
             dur(now_us),
             &mut self.rng,
             &mut self.effects,
-        );
+        )
+        .with_steps(self.steps);
         f(&mut self.proc, &mut ctx);
         self.apply(now_us, out);
     }
