@@ -89,7 +89,11 @@ impl Client {
                 self.leader = l;
                 self.resend(ctx);
             }
-            // No leader known there: the retry tick tries the next server.
+            // No leader known there (an election is on): try the next server soon.
+            Msg::Redirect { leader: None } => {
+                let soon = (self.cfg.retry / 4).max(std::time::Duration::from_millis(1));
+                ctx.set_timer(Timer::Retry, soon);
+            }
             Msg::Redirect { .. } => {}
             _ => {}
         }

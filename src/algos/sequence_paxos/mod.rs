@@ -547,6 +547,19 @@ impl Algorithm for SequencePaxos {
                 ),
             });
         }
+        if let Some(f) = Self::figures(args, run) {
+            let ms = |k: &str| f["commit_latency"][k].as_f64().unwrap_or(f64::NAN);
+            lines.push(format!(
+                "{} commits, {:.0} commits/s on the client's clock; latency p50 {:.3} ms, p99 {:.3} ms; {:.3} messages and {:.1} bytes per commit; {} leader change(s)",
+                f["commits"],
+                f["commits_per_s"].as_f64().unwrap_or(0.0),
+                ms("p50_ms"),
+                ms("p99_ms"),
+                f["messages_per_commit"].as_f64().unwrap_or(0.0),
+                f["bytes_per_commit"].as_f64().unwrap_or(0.0),
+                f["leader_changes"].as_array().map_or(0, |l| l.len()),
+            ));
+        }
         lines
     }
 }
