@@ -92,6 +92,12 @@ impl FaultPlan {
             && self.heal_ms.is_none_or(|h| t_ms < h)
     }
 
+    /// Why messages may never get through: links that lose half or more of them to the end.
+    pub fn never_delivers(&self) -> Option<String> {
+        (self.heal_ms.is_none() && self.drop >= 0.5)
+            .then(|| format!("links drop {} of the messages to the end", self.drop))
+    }
+
     /// Reject a plan that names ranks outside `0..np`, with one sentence.
     pub fn validate(&self, np: usize) -> Result<(), String> {
         for c in &self.crashes {

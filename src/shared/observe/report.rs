@@ -21,6 +21,26 @@ impl Check {
     /// A check that passed when `violations` is empty; otherwise its detail lists them (the
     /// first few, then a count).
     pub fn from_violations(name: &str, ok_detail: String, violations: Vec<String>) -> Check {
+        Self::build(name, ok_detail, violations)
+    }
+    /// A property the fault plan may not permit (liveness): checked as [`Check::from_violations`]
+    /// when `required` is `Ok`, otherwise passed with "not required" and the reason.
+    pub fn if_required(
+        name: &str,
+        required: Result<(), String>,
+        ok_detail: String,
+        violations: Vec<String>,
+    ) -> Check {
+        match required {
+            Ok(()) => Self::build(name, ok_detail, violations),
+            Err(why) => Check {
+                name: name.into(),
+                passed: true,
+                detail: format!("not required: {why}"),
+            },
+        }
+    }
+    fn build(name: &str, ok_detail: String, violations: Vec<String>) -> Check {
         if violations.is_empty() {
             return Check {
                 name: name.into(),
