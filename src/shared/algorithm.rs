@@ -21,7 +21,7 @@ pub trait Algorithm {
     /// Whether the checker needs the event history (vector timestamps of every event) even
     /// when no trace or diagram was asked for.
     const NEEDS_HISTORY: bool = false;
-    /// Whether the processes draw tickets ([`Ctx::draw_ticket`]): under MPI the driver then
+    /// Whether the processes draw tickets ([`Ctx::draw_ticket`](super::Ctx::draw_ticket)): under MPI the driver then
     /// hosts a shared counter in an RMA window on rank 0.
     const USES_TICKETS: bool = false;
     /// Algorithm-specific options.
