@@ -130,7 +130,10 @@ fn under_mpirun() {
             5,
             vec!["--clients", "2", "--requests", "2000", "--batch", "1"],
         ),
-        (6, vec!["--requests", "5000", "--crash", "0@20"]),
+        (
+            6,
+            vec!["--requests", "50000", "--inflight", "16", "--crash", "0@20"],
+        ),
         (
             8,
             vec!["--clients", "3", "--requests", "1000", "--drop", "0.1"],
