@@ -159,6 +159,17 @@ pub fn effects_of<P: Process>(
     effects
 }
 
+/// The sends among `effects`, in order, as (to, message): what unit tests compare.
+pub fn sends_of<M: Clone, T>(effects: &[Effect<M, T>]) -> Vec<(Rank, M)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to, msg } => Some((*to, msg.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Seed of the RNG a rank's process gets: a function of the run seed and the rank only.
 pub fn process_rng(seed: u64, rank: Rank) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

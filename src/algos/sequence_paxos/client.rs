@@ -94,7 +94,6 @@ impl Client {
                 let soon = (self.cfg.retry / 4).max(std::time::Duration::from_millis(1));
                 ctx.set_timer(Timer::Retry, soon);
             }
-            Msg::Redirect { .. } => {}
             _ => {}
         }
     }

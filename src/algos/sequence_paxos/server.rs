@@ -135,6 +135,14 @@ impl Server {
         }
     }
 
+    /// Append what `entries` (the leader's log from `start`, in this ballot) has beyond ours.
+    fn extend(&mut self, start: usize, entries: &[Entry]) {
+        let len = self.log.len();
+        if start <= len && start + entries.len() > len {
+            self.append(&entries[len - start..]);
+        }
+    }
+
     fn learn_decided(&mut self, d: usize) {
         self.decided = self.decided.max(d.min(self.log.len()));
     }
@@ -210,7 +218,6 @@ impl Server {
         self.arm_election(ctx, false);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn on_promise(&mut self, from: Rank, b: Ballot, p: PromiseMsg, ctx: &mut C) {
         if b != self.promised || b.rank != self.me {
             return;
@@ -313,31 +320,20 @@ impl Server {
         if self.acc_rnd == m.b {
             // A resent or duplicated sync of the ballot we already follow: it may only extend
             // the log (truncating would drop entries we acknowledged since).
-            let len = self.log.len();
-            if m.from <= len && m.from + m.entries.len() > len {
-                self.append(&m.entries[len - m.from..]);
+            self.extend(m.from, &m.entries);
+        } else {
+            // Never drop a decided entry: the leader's copy of it is the same.
+            let start = m.from.max(self.decided);
+            let skip = start - m.from;
+            if skip <= m.entries.len() {
+                self.truncate(start);
+                self.append(&m.entries[skip..]);
             }
-            self.learn_decided(m.decided);
-            // Always answered: the leader resends a sync until it hears this.
-            ctx.send(
-                from,
-                Msg::Accepted {
-                    b: m.b,
-                    len: self.log.len(),
-                },
-            );
-            return;
-        }
-        // Never drop a decided entry: the leader's copy of it is the same.
-        let start = m.from.max(self.decided);
-        let skip = start - m.from;
-        if skip <= m.entries.len() {
-            self.truncate(start);
-            self.append(&m.entries[skip..]);
         }
         self.acc_rnd = m.b;
         self.leader = Some(from);
         self.learn_decided(m.decided);
+        // Always answered, a repeat too: the leader resends a sync until it hears this.
         ctx.send(
             from,
             Msg::Accepted {
@@ -368,10 +364,7 @@ impl Server {
         }
         self.leader = Some(from);
         let len = self.log.len();
-        let fresh = start <= len && start + entries.len() > len;
-        if fresh {
-            self.append(&entries[len - start..]);
-        }
+        self.extend(start, &entries);
         self.learn_decided(decided);
         // Acknowledge entries (a resend too: our first answer may have been lost), and answer a
         // gap (a lost Accept) with where we are; a bare heartbeat needs no answer.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::server::Role;
 use super::*;
-use crate::shared::process::process_rng;
+use crate::shared::process::{process_rng, sends_of};
 use crate::shared::Effect;
 
 /// np 4: servers 0-2 (majority 2), client 3; batch 2.
@@ -28,12 +28,7 @@ fn cfg() -> Arc<Config> {
 type Fx = Vec<Effect<Msg, Timer>>;
 
 fn sends(fx: &Fx) -> Vec<(Rank, Msg)> {
-    fx.iter()
-        .filter_map(|e| match e {
-            Effect::Send { to, msg } => Some((*to, msg.clone())),
-            _ => None,
-        })
-        .collect()
+    sends_of(fx)
 }
 
 fn b(round: u64, rank: Rank) -> Ballot {

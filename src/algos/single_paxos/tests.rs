@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::shared::process::effects_of;
+use crate::shared::process::{effects_of, sends_of};
 use crate::shared::{Effect, Process};
 
 /// np 6: client 0, proposer 1, acceptors 2-4 (quorum 2), learner 5.
@@ -47,12 +47,7 @@ fn msg(p: &mut Paxos, from: Rank, m: Msg) -> Fx {
 
 /// The sends among the effects, in order.
 fn sends(fx: &Fx) -> Vec<(Rank, Msg)> {
-    fx.iter()
-        .filter_map(|e| match e {
-            Effect::Send { to, msg } => Some((*to, msg.clone())),
-            _ => None,
-        })
-        .collect()
+    sends_of(fx)
 }
 
 fn to_all(ranks: &[Rank], m: Msg) -> Vec<(Rank, Msg)> {
