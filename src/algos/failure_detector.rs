@@ -614,6 +614,7 @@ mod tests {
             crashed,
             done: true,
             output,
+            earlier: Vec::new(),
             metrics: Metrics::default(),
         };
         let restored = Suspicion {

@@ -717,6 +717,7 @@ mod tests {
                 crashed: false,
                 done: true,
                 output: out(vec![(b, 1.0)]),
+                earlier: Vec::new(),
                 metrics: Metrics::default(),
             },
             RankResult {
@@ -724,6 +725,7 @@ mod tests {
                 crashed: false,
                 done: true,
                 output: out(vec![(b, 2.0)]),
+                earlier: Vec::new(),
                 metrics: Metrics::default(),
             },
         ];

@@ -536,6 +536,7 @@ fn conclude(
                 ops_per_s: l.ops_done as f64 / l.elapsed_s.max(1e-9),
                 retries: l.retries,
             },
+            earlier: Vec::new(),
             metrics: Metrics::default(),
         })
         .collect();

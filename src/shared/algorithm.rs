@@ -24,6 +24,9 @@ pub trait Algorithm {
     /// Whether the processes draw tickets ([`Ctx::draw_ticket`](super::Ctx::draw_ticket)): under MPI the driver then
     /// hosts a shared counter in an RMA window on rank 0.
     const USES_TICKETS: bool = false;
+    /// Whether the processes persist state and can be restarted from it (`--restart`,
+    /// `--crash-after-persist`); the others are crash-stop and refuse those flags.
+    const RECOVERS: bool = false;
     /// Algorithm-specific options.
     type Args: clap::Args + Clone + Debug + Serialize;
     /// The per-rank state machine.
@@ -36,6 +39,12 @@ pub trait Algorithm {
     }
     /// Build rank `rank` of `np`.
     fn build(args: &Self::Args, rank: Rank, np: usize) -> Self::Proc;
+    /// Rebuild rank `rank` after a crash from the records it persisted, in order (only called
+    /// when `RECOVERS`).
+    fn recover(args: &Self::Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Self::Proc {
+        let _ = stored;
+        Self::build(args, rank, np)
+    }
     /// Check the algorithm's guarantees over the whole run.
     fn check(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>) -> Vec<Check>;
     /// Human-readable lines describing what the run computed.

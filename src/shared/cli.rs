@@ -34,9 +34,25 @@ pub struct CommonArgs {
     /// Draw the run as an SVG space-time diagram (readable up to ~8 ranks, ~200 events).
     #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
     pub diagram: Option<PathBuf>,
+    /// Under MPI, where ranks that recover keep their stable storage, one file per rank
+    /// (default: a fresh temporary folder, removed at the end).
+    #[arg(long, value_name = "DIR", help_heading = "Storage")]
+    pub data_dir: Option<PathBuf>,
+    /// Do not fdatasync stable storage: a write then survives the crash of its process but
+    /// not of its machine.
+    #[arg(long, help_heading = "Storage")]
+    pub no_fsync: bool,
     /// Crash-stop RANK at MS milliseconds after the start (repeatable).
     #[arg(long = "crash", value_name = "RANK@MS", value_parser = faults::parse_crash, allow_hyphen_values = true, help_heading = "Faults")]
     pub crashes: Vec<Crash>,
+    /// Bring RANK back at MS with only what it persisted, crashing it first if it is up
+    /// (repeatable; algorithms that recover: raft).
+    #[arg(long = "restart", value_name = "RANK@MS", value_parser = faults::parse_crash, allow_hyphen_values = true, help_heading = "Faults")]
+    pub restarts: Vec<Crash>,
+    /// Crash RANK right after its first write to stable storage from MS on, before the sends
+    /// that depend on the write (repeatable; with --restart to bring it back).
+    #[arg(long = "crash-after-persist", value_name = "RANK@MS", value_parser = faults::parse_crash, allow_hyphen_values = true, help_heading = "Faults")]
+    pub persist_crashes: Vec<Crash>,
     /// Drop each message with probability P.
     #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = faults::parse_probability, allow_hyphen_values = true, help_heading = "Faults")]
     pub drop: f64,
@@ -59,6 +75,8 @@ impl CommonArgs {
     pub fn faults(&self) -> FaultPlan {
         FaultPlan {
             crashes: self.crashes.clone(),
+            restarts: self.restarts.clone(),
+            persist_crashes: self.persist_crashes.clone(),
             drop: self.drop,
             dup: self.dup,
             delay_ms: self.delay,

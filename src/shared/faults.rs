@@ -1,4 +1,5 @@
-//! The fault plan: crash-stop ranks and fair-loss, duplicating, reordering links.
+//! The fault plan: crash-stop ranks, crash-recovery for algorithms that persist their state,
+//! and fair-loss, duplicating, reordering links.
 //!
 //! One plan, parsed from the common flags, applied by both drivers at the transport boundary:
 //! the sender decides each message's fate from its own seeded RNG, so a simulated run is
@@ -42,10 +43,27 @@ impl Partition {
     }
 }
 
+/// What a rank's life brings at a scheduled time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    /// It stops (crash-stop until a restart, if any).
+    Crash,
+    /// It comes back with only what it persisted (after crashing now if it is up).
+    Restart,
+}
+
 /// The whole plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FaultPlan {
     pub crashes: Vec<Crash>,
+    /// `--restart RANK@MS`: the rank comes back (crashing first if it is up), with what it
+    /// persisted and nothing else. Only for algorithms that recover.
+    #[serde(default)]
+    pub restarts: Vec<Crash>,
+    /// `--crash-after-persist RANK@MS`: the rank crashes right after its first write to stable
+    /// storage at or after MS, before the sends that depend on that write.
+    #[serde(default)]
+    pub persist_crashes: Vec<Crash>,
     pub drop: f64,
     pub dup: f64,
     /// Extra per-message delay, uniform in `[min, max]` milliseconds.
@@ -71,6 +89,8 @@ impl FaultPlan {
     /// True when the plan injects nothing.
     pub fn is_empty(&self) -> bool {
         self.crashes.is_empty()
+            && self.restarts.is_empty()
+            && self.persist_crashes.is_empty()
             && self.drop == 0.0
             && self.dup == 0.0
             && self.delay_ms.is_none()
@@ -84,6 +104,47 @@ impl FaultPlan {
             .filter(|c| c.rank == rank)
             .map(|c| c.at_ms)
             .min()
+    }
+
+    /// The scheduled crashes and restarts of `rank`, in time order (ms); at equal times a
+    /// crash comes first.
+    pub fn life_of(&self, rank: Rank) -> Vec<(u64, Life)> {
+        let mut v: Vec<(u64, Life)> = self
+            .crashes
+            .iter()
+            .filter(|c| c.rank == rank)
+            .map(|c| (c.at_ms, Life::Crash))
+            .chain(
+                self.restarts
+                    .iter()
+                    .filter(|c| c.rank == rank)
+                    .map(|c| (c.at_ms, Life::Restart)),
+            )
+            .collect();
+        v.sort_by_key(|&(t, l)| (t, l == Life::Restart));
+        v
+    }
+
+    /// Whether `rank` is down at the end of the run: its last scheduled event is a crash (a
+    /// crash after a write to storage counts as one unless a restart follows it).
+    pub fn down_at_end(&self, rank: Rank) -> bool {
+        let last = self.life_of(rank).last().copied();
+        let torn = self
+            .persist_crashes
+            .iter()
+            .filter(|c| c.rank == rank)
+            .map(|c| c.at_ms)
+            .max();
+        match (last, torn) {
+            (Some((t, Life::Restart)), Some(p)) => p >= t,
+            (Some((_, l)), _) => l == Life::Crash,
+            (None, torn) => torn.is_some(),
+        }
+    }
+
+    /// Whether the plan brings any rank back.
+    pub fn recovers(&self) -> bool {
+        !self.restarts.is_empty() || !self.persist_crashes.is_empty()
     }
 
     /// Whether links still lose or delay messages at `t_ms` (partitions aside).
@@ -100,10 +161,14 @@ impl FaultPlan {
 
     /// Reject a plan that names ranks outside `0..np`, with one sentence.
     pub fn validate(&self, np: usize) -> Result<(), String> {
-        for c in &self.crashes {
-            if c.rank >= np {
+        for (flag, list) in [
+            ("--crash", &self.crashes),
+            ("--restart", &self.restarts),
+            ("--crash-after-persist", &self.persist_crashes),
+        ] {
+            if let Some(c) = list.iter().find(|c| c.rank >= np) {
                 return Err(format!(
-                    "--crash {}@{}: rank {} does not exist (ranks are 0..{})",
+                    "{flag} {}@{}: rank {} does not exist (ranks are 0..{})",
                     c.rank,
                     c.at_ms,
                     c.rank,
@@ -162,6 +227,15 @@ impl fmt::Display for FaultPlan {
         let mut parts = Vec::new();
         for c in &self.crashes {
             parts.push(format!("crash rank {} at {} ms", c.rank, c.at_ms));
+        }
+        for c in &self.restarts {
+            parts.push(format!("restart rank {} at {} ms", c.rank, c.at_ms));
+        }
+        for c in &self.persist_crashes {
+            parts.push(format!(
+                "crash rank {} after its first write to storage from {} ms",
+                c.rank, c.at_ms
+            ));
         }
         if self.drop > 0.0 {
             parts.push(format!("drop {}", self.drop));
@@ -319,6 +393,28 @@ mod tests {
         assert!(p.cuts(0, 2, 10) && !p.cuts(0, 1, 10) && !p.cuts(0, 2, 20) && !p.cuts(0, 4, 15));
         assert!(parse_partition("0,1@1..2").is_err());
         assert!(parse_partition("0,1|1@1..2").is_err());
+    }
+
+    #[test]
+    fn life_orders_crashes_before_restarts() {
+        let at = |rank, at_ms| Crash { rank, at_ms };
+        let plan = FaultPlan {
+            crashes: vec![at(1, 50), at(1, 10), at(2, 5)],
+            restarts: vec![at(1, 30), at(1, 50), at(3, 7)],
+            persist_crashes: vec![at(4, 9)],
+            ..Default::default()
+        };
+        assert_eq!(
+            plan.life_of(1),
+            vec![
+                (10, Life::Crash),
+                (30, Life::Restart),
+                (50, Life::Crash),
+                (50, Life::Restart)
+            ]
+        );
+        assert!(!plan.down_at_end(1) && plan.down_at_end(2) && !plan.down_at_end(3));
+        assert!(plan.down_at_end(4) && !plan.down_at_end(0) && plan.recovers());
     }
 
     #[test]

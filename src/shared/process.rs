@@ -42,6 +42,20 @@ pub enum Effect<M, T> {
     /// Draw a unique ticket from the run's shared counter (an MPI RMA `SharedCounter` hosted on
     /// rank 0 under MPI, a plain counter in the simulator); it arrives through `on_ticket`.
     DrawTicket,
+    /// Write a record to the rank's stable storage, which survives a crash and is all a
+    /// restarted rank gets back ([`Algorithm::recover`](crate::shared::Algorithm::recover)).
+    /// Durable before any later effect of the same handler is carried out: a send that follows
+    /// a persist leaves only once the record is on disk.
+    Persist(Durable),
+}
+
+/// A write to stable storage: an append-only sequence of records, one file per rank under MPI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Durable {
+    /// Add a record after those already stored.
+    Append(Vec<u8>),
+    /// Replace everything stored by this one record (compaction).
+    Reset(Vec<u8>),
 }
 
 /// The effect collector handed to every handler: rank identity, time, a seeded RNG.
@@ -139,6 +153,14 @@ impl<'a, M: Clone, T> Ctx<'a, M, T> {
     /// drawn before this one completed (see [`Process::on_ticket`]).
     pub fn draw_ticket(&mut self) {
         self.effects.push(Effect::DrawTicket);
+    }
+    /// Append a record to stable storage (see [`Effect::Persist`]).
+    pub fn persist(&mut self, record: Vec<u8>) {
+        self.effects.push(Effect::Persist(Durable::Append(record)));
+    }
+    /// Replace stable storage by one record (a snapshot with what follows it).
+    pub fn persist_reset(&mut self, record: Vec<u8>) {
+        self.effects.push(Effect::Persist(Durable::Reset(record)));
     }
 }
 

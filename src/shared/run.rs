@@ -139,6 +139,12 @@ fn validate<A: Algorithm>(args: &A::Args, common: &CommonArgs, np: usize) -> Res
     }
     let faults = common.faults();
     faults.validate(np)?;
+    if faults.recovers() && !A::RECOVERS {
+        return Err(format!(
+            "{} is crash-stop: its ranks keep nothing on stable storage, so --restart and --crash-after-persist are only for algorithms that recover (raft)",
+            A::NAME
+        ));
+    }
     A::validate(args, np, &faults)
 }
 
@@ -163,17 +169,33 @@ fn run_under_mpi<A: Algorithm>(args: &A::Args, common: &CommonArgs, quiet: bool)
             code::USAGE
         };
     }
+    // Stable storage of ranks that recover: --data-dir, or a fresh folder per job (rank 0's
+    // process id, which every rank learns) removed at the end.
+    let (data_dir, temporary) = match &common.data_dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("mpidist-{}-{}", A::NAME, world.root_pid())),
+            A::RECOVERS,
+        ),
+    };
     let cfg = MpiConfig {
         seed: common.seed,
         faults: common.faults(),
         timeout: Duration::from_secs_f64(common.timeout),
         record: common.wants_history(),
+        data_dir: data_dir.clone(),
+        fsync: !common.no_fsync,
     };
     let code = match run_mpi::<A>(&world, args, &cfg) {
-        Some(run) => conclude::<A>(args, common, &run),
-        None => 0,
+        Ok(Some(run)) => conclude::<A>(args, common, &run),
+        Ok(None) => 0,
+        Err(()) => code::USAGE,
     };
-    world.agree_on_exit_code(code)
+    let code = world.agree_on_exit_code(code);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    code
 }
 
 /// Rank 0 (or the simulator): check, print, write outputs; returns the exit code.

@@ -118,7 +118,12 @@ fn step(s: &mut State, r: Rank, f: impl FnOnce(&mut Paxos, &mut Ctx<Msg, Timer>)
             Effect::CancelTimer(t) => {
                 s.timers[r].remove(&t);
             }
-            Effect::Local(_) | Effect::Note(_) | Effect::Stamp(_) | Effect::DrawTicket => {}
+            // Single-decree Paxos here is crash-stop: it persists nothing.
+            Effect::Local(_)
+            | Effect::Note(_)
+            | Effect::Stamp(_)
+            | Effect::DrawTicket
+            | Effect::Persist(_) => {}
         }
     }
 }

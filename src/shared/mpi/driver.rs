@@ -41,6 +41,7 @@ use crate::shared::observe::history::{Event, History};
 use crate::shared::observe::report::{Ending, GroupView, RankResult, RunResult};
 use crate::shared::process::{Kind, Process, Rank};
 use crate::shared::runtime::node::{Envelope, Node, Outgoing};
+use crate::shared::runtime::store::FileStore;
 
 /// The one tag of algorithm messages; the kind is in the payload.
 const DATA_TAG: i32 = 7;
@@ -188,33 +189,38 @@ pub struct MpiConfig {
     pub faults: FaultPlan,
     pub timeout: Duration,
     pub record: bool,
+    /// Where ranks that recover keep their stable storage (one file each), and whether
+    /// writes are synced (`fdatasync`) before the sends that depend on them.
+    pub data_dir: std::path::PathBuf,
+    pub fsync: bool,
 }
 
-struct Driver<'w, P: Process> {
+struct Driver<'w, A: Algorithm> {
+    args: &'w A::Args,
+    np: usize,
     /// The run's ticket counter, when the algorithm draws tickets.
     tickets: Option<&'w RmaCell<'w>>,
     world: &'w SimpleCommunicator,
-    node: Node<P>,
+    node: Node<A::Proc>,
     start: Instant,
     /// µs since the start, as of the current pass.
     now: u64,
     /// Event-loop passes so far.
     passes: u64,
-    crash_at_us: Option<u64>,
     held: BinaryHeap<Held>,
     held_seq: u64,
     sending: Vec<InFlight>,
     inbox: Inbox,
     /// Send buffers whose sends completed, reused to spare an allocation per message.
     pool: Vec<Vec<u8>>,
-    out: Vec<Outgoing<P::Msg>>,
+    out: Vec<Outgoing<<A::Proc as Process>::Msg>>,
     sent: u64,
     received: u64,
     /// Messages received or held after the run ended (a timeout), discarded.
     late: u64,
 }
 
-impl<P: Process> Driver<'_, P> {
+impl<A: Algorithm> Driver<'_, A> {
     /// Read the clock once per pass: `clock_gettime` dominated the loop when called per use.
     fn tick_clock(&mut self) -> u64 {
         let e = self.start.elapsed();
@@ -230,7 +236,7 @@ impl<P: Process> Driver<'_, P> {
         self.passes = self.passes.wrapping_add(1);
         // Reading the clock is a large share of an idle pass: read it when something may be
         // due, when a message arrives, and every 64 passes (for the timeout).
-        let mut now = if self.crash_at_us.is_some()
+        let mut now = if self.node.next_life_us().is_some()
             || self.node.next_timer().is_some()
             || !self.held.is_empty()
             || self.passes.is_multiple_of(64)
@@ -239,14 +245,20 @@ impl<P: Process> Driver<'_, P> {
         } else {
             self.now
         };
-        if running && self.crash_at_us.is_some_and(|at| now >= at) && !self.node.crashed() {
-            self.node.crash(now);
+        if running && self.node.next_life_us().is_some_and(|at| now >= at) {
+            let (args, rank, np) = (self.args, self.node.rank, self.np);
+            self.node
+                .live(now, &mut self.out, |stored| A::recover(args, rank, np, stored));
+            self.after_handler(now);
+            busy = true;
         }
         // A bounded batch, so timers and sends are not starved by a flood.
         for _ in 0..256 {
             let Some((from, decoded)) = self
                 .inbox
-                .take(self.world, |b| postcard::from_bytes::<Envelope<P::Msg>>(b))
+                .take(self.world, |b| {
+                    postcard::from_bytes::<Envelope<<A::Proc as Process>::Msg>>(b)
+                })
             else {
                 break;
             };
@@ -275,6 +287,12 @@ impl<P: Process> Driver<'_, P> {
         if running && self.node.fire_due_timers(now, &mut self.out) {
             busy = true;
             self.after_handler(now);
+        }
+        if self.node.store_dirty() {
+            // Group commit: one sync for every write of this pass, then the sends that
+            // depended on them.
+            self.node.sync_store();
+            self.flush_out(now);
         }
         if !running {
             self.late += self.held.len() as u64;
@@ -310,13 +328,16 @@ impl<P: Process> Driver<'_, P> {
         self.sending.len() != before
     }
 
-    /// Hand over the tickets the handlers asked for (one RMA fetch-and-add each), then send.
+    /// Hand over the tickets the handlers asked for (one RMA fetch-and-add each), then send,
+    /// unless a write to storage is not yet durable: its sends wait for the pass's sync.
     fn after_handler(&mut self, now: u64) {
         if let Some(cell) = self.tickets {
             self.node
                 .serve_tickets(now, &mut self.out, || cell.fetch_add(1) as u64);
         }
-        self.flush_out(now);
+        if !self.node.store_dirty() {
+            self.flush_out(now);
+        }
     }
 
     /// Encode the handlers' outgoing messages and post them (or hold them for `--delay`).
@@ -357,7 +378,10 @@ impl<P: Process> Driver<'_, P> {
             std::thread::yield_now();
         } else {
             let mut nap = 200u64;
-            if let Some(t) = self.node.next_timer() {
+            for t in [self.node.next_timer(), self.node.next_life_us()]
+                .into_iter()
+                .flatten()
+            {
                 nap = nap.min(t.saturating_sub(self.now));
             }
             if let Some(Reverse(h)) = self.held.peek() {
@@ -406,12 +430,12 @@ pub fn run_mpi<A: Algorithm>(
     mpi: &World,
     args: &A::Args,
     cfg: &MpiConfig,
-) -> Option<RunResult<<A::Proc as Process>::Output>> {
+) -> Result<Option<RunResult<<A::Proc as Process>::Output>>, ()> {
     let world = mpi.comm();
     let np = world.size() as usize;
     let rank = world.rank() as Rank;
     let record = cfg.record || A::NEEDS_HISTORY;
-    let node = Node::new(
+    let mut node = Node::new(
         A::build(args, rank, np),
         rank,
         np,
@@ -419,13 +443,34 @@ pub fn run_mpi<A: Algorithm>(
         cfg.faults.clone(),
         record,
     );
+    if A::RECOVERS {
+        let mut failed = 0u64;
+        match FileStore::create(&cfg.data_dir, rank, cfg.fsync) {
+            Ok(store) => node = node.with_store(Box::new(store)),
+            Err(e) => {
+                eprintln!(
+                    "error: rank {rank} cannot create its storage under {}: {e} (choose another --data-dir)",
+                    cfg.data_dir.display()
+                );
+                failed = 1;
+            }
+        }
+        // Every rank needs its file: all stop together before the run if one has none.
+        let mut any = 0u64;
+        world.all_reduce_into(&failed, &mut any, SystemOperation::max());
+        if any > 0 {
+            return Err(());
+        }
+    }
     // The ticket counter is created collectively, before anyone can draw.
     let ticket_host = A::USES_TICKETS.then(|| RmaCellHost::new(mpi, 0, 0));
     let ticket_cell = ticket_host.as_ref().map(|h| h.open());
     world.barrier();
     // The driver uses `world` itself with its own tag: a duplicated communicator made every
     // MPI_Test measurably slower (about 0.2 µs a message with Open MPI 4.1).
-    let mut me = Driver {
+    let mut me = Driver::<A> {
+        args,
+        np,
         tickets: ticket_cell.as_ref(),
         inbox: Inbox::new(world),
         world,
@@ -433,7 +478,6 @@ pub fn run_mpi<A: Algorithm>(
         start: Instant::now(),
         now: 0,
         passes: 0,
-        crash_at_us: cfg.faults.crash_time_ms(rank).map(|ms| ms * 1000),
         held: BinaryHeap::new(),
         held_seq: 0,
         sending: Vec::new(),
@@ -443,9 +487,9 @@ pub fn run_mpi<A: Algorithm>(
         received: 0,
         late: 0,
     };
-    if me.crash_at_us == Some(0) {
-        me.node.crash(0);
-    }
+    // A crash at 0 ms comes before the start: that rank never runs.
+    me.node
+        .live(0, &mut me.out, |stored| A::recover(args, rank, np, stored));
     me.node.start(0, &mut me.out);
     me.after_handler(0);
 
@@ -533,7 +577,9 @@ pub fn run_mpi<A: Algorithm>(
         })
         .collect();
     let blob = postcard::to_allocvec(&(result, events, views)).expect("results serialize");
-    let blobs = mpi.gather_to_root(&blob)?;
+    let Some(blobs) = mpi.gather_to_root(&blob) else {
+        return Ok(None);
+    };
     let mut ranks = Vec::with_capacity(np);
     let mut history = History::default();
     let mut groups: Vec<GroupView> = Vec::new();
@@ -554,7 +600,7 @@ pub fn run_mpi<A: Algorithm>(
     // In the order the algorithm named them.
     let order = A::groups(args, np);
     groups.sort_by_key(|g| order.iter().position(|(n, _)| *n == g.name));
-    Some(RunResult {
+    Ok(Some(RunResult {
         algorithm: A::NAME,
         driver: "mpi",
         np,
@@ -565,5 +611,5 @@ pub fn run_mpi<A: Algorithm>(
         ranks,
         history: record.then_some(history),
         groups,
-    })
+    }))
 }

@@ -110,6 +110,12 @@ impl World {
         group.all_reduce_into(&ends[..], &mut mins[..], SystemOperation::min());
         Some([sums[0], sums[1], mins[0], u64::MAX - mins[1]])
     }
+    /// Rank 0's process id, at every rank: a name for this job's scratch files.
+    pub fn root_pid(&self) -> u32 {
+        let mut pid = std::process::id();
+        self.comm.process_at_rank(0).broadcast_into(&mut pid);
+        pid
+    }
     /// Broadcast rank 0's exit code so that every rank exits with it.
     pub fn agree_on_exit_code(&self, code: u8) -> u8 {
         let mut c = code;

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub decode_failures: u64,
     /// Longest causal chain of messages ending at this rank.
     pub communication_steps: u64,
+    /// Records written to stable storage, and syncs (`fdatasync`) that made them durable.
+    pub storage_writes: u64,
+    pub storage_syncs: u64,
 }
 
 impl Metrics {
@@ -82,6 +85,8 @@ impl Metrics {
                 m.count(k, |x| x.add(c));
             }
             m.decode_failures += r.decode_failures;
+            m.storage_writes += r.storage_writes;
+            m.storage_syncs += r.storage_syncs;
             m.communication_steps = m.communication_steps.max(r.communication_steps);
         }
         m
@@ -99,6 +104,8 @@ impl Metrics {
             "bytes_sent": self.total.bytes_sent,
             "decode_failures": self.decode_failures,
             "communication_steps": self.communication_steps,
+            "storage_writes": self.storage_writes,
+            "storage_syncs": self.storage_syncs,
             "by_kind": by_kind,
         })
     }

@@ -74,6 +74,9 @@ pub struct RankResult<O> {
     /// Its process reported done.
     pub done: bool,
     pub output: O,
+    /// The outputs of its earlier lives, oldest first, each as it stood when that life
+    /// crashed (empty unless it was restarted).
+    pub earlier: Vec<O>,
     pub metrics: Metrics,
 }
 
@@ -140,6 +143,7 @@ impl<O> RunResult<O> {
                     crashed: false,
                     done: true,
                     output,
+                    earlier: Vec::new(),
                     metrics: Metrics::default(),
                 })
                 .collect(),
@@ -199,6 +203,7 @@ impl<O: Serialize> RunResult<O> {
                     "rank": r.rank,
                     "crashed": r.crashed,
                     "done": r.done,
+                    "restarts": r.earlier.len(),
                     "output": r.output,
                     "metrics": r.metrics.to_json(),
                 })

@@ -4,13 +4,15 @@
 //! Everything that must behave the same under MPI and in the simulator lives here, so the two
 //! drivers only differ in how bytes move and how time passes.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use rand_chacha::ChaCha8Rng;
 
-use crate::shared::faults::{Fate, FaultPlan};
+use super::store::{MemStore, Store};
+use crate::shared::faults::{Fate, FaultPlan, Life};
 use crate::shared::observe::history::{Event, Recorder};
 use crate::shared::observe::report::{Metrics, RankResult};
 use crate::shared::process::{process_rng, Ctx, Effect, Kind, Process, Rank};
@@ -55,6 +57,14 @@ pub struct Node<P: Process> {
     effects: Vec<Effect<P::Msg, P::Timer>>,
     /// Tickets asked for and not yet handed over by the driver.
     tickets_wanted: u32,
+    /// Stable storage: what a restart gets back.
+    store: Box<dyn Store>,
+    /// Scheduled crashes and restarts still to come: (µs, what).
+    life: VecDeque<(u64, Life)>,
+    /// Times (µs) from which the next write to storage crashes the rank right after it.
+    persist_crashes: VecDeque<u64>,
+    /// The outputs of earlier lives.
+    earlier: Vec<P::Output>,
 }
 
 const LABEL_MAX: usize = 96;
@@ -83,7 +93,6 @@ impl<P: Process> Node<P> {
             proc,
             rng: process_rng(seed, rank),
             net_rng,
-            faults,
             rec: Recorder::new(rank, np, record),
             metrics: Metrics::default(),
             timers: Vec::new(),
@@ -94,12 +103,82 @@ impl<P: Process> Node<P> {
             crashed: false,
             effects: Vec::new(),
             tickets_wanted: 0,
+            store: Box::new(MemStore::default()),
+            life: faults
+                .life_of(rank)
+                .into_iter()
+                .map(|(ms, l)| (ms * 1000, l))
+                .collect(),
+            persist_crashes: {
+                let mut v: Vec<u64> = faults
+                    .persist_crashes
+                    .iter()
+                    .filter(|c| c.rank == rank)
+                    .map(|c| c.at_ms * 1000)
+                    .collect();
+                v.sort_unstable();
+                v.into()
+            },
+            faults,
+            earlier: Vec::new(),
         }
     }
 
-    /// Done or crashed: nothing more is expected of this rank.
+    /// Keep stable storage in `store` instead of memory (a file, under MPI).
+    pub fn with_store(mut self, store: Box<dyn Store>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Done, or crashed with no restart to come: nothing more is expected of this rank.
     pub fn finished(&self) -> bool {
-        self.done || self.crashed
+        self.done || (self.crashed && !self.life.iter().any(|l| l.1 == Life::Restart))
+    }
+
+    /// When the next scheduled crash or restart is due (µs).
+    pub fn next_life_us(&self) -> Option<u64> {
+        self.life.front().map(|l| l.0)
+    }
+
+    /// Carry out the crashes and restarts due at `now_us`; a restart rebuilds the process with
+    /// `recover` from the records in stable storage and starts it.
+    pub fn live(
+        &mut self,
+        now_us: u64,
+        out: &mut Vec<Outgoing<P::Msg>>,
+        mut recover: impl FnMut(&[Vec<u8>]) -> P,
+    ) {
+        while self.life.front().is_some_and(|l| l.0 <= now_us) {
+            let (_, what) = self.life.pop_front().expect("due");
+            match what {
+                Life::Crash => self.crash(now_us),
+                Life::Restart => {
+                    self.crash(now_us);
+                    let stored = self.store.load();
+                    let proc = recover(&stored);
+                    self.earlier.push(self.proc.output());
+                    self.proc = proc;
+                    self.crashed = false;
+                    self.done = false;
+                    self.timers.clear();
+                    self.rec.note(
+                        now_us,
+                        format!("restarted with {} stored records", stored.len()),
+                    );
+                    self.handle(now_us, out, |p, ctx| p.on_start(ctx));
+                }
+            }
+        }
+    }
+
+    /// Whether writes to storage wait for a sync before the sends that follow them.
+    pub fn store_dirty(&self) -> bool {
+        self.store.dirty()
+    }
+
+    /// Make the writes to storage durable.
+    pub fn sync_store(&mut self) {
+        self.store.sync();
     }
     pub fn crashed(&self) -> bool {
         self.crashed
@@ -207,7 +286,8 @@ impl<P: Process> Node<P> {
 
     fn apply(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
         let mut effects = std::mem::take(&mut self.effects);
-        for effect in effects.drain(..) {
+        let mut all = effects.drain(..);
+        for effect in all.by_ref() {
             match effect {
                 Effect::Send { to, msg } => self.send(to, msg, now_us, out),
                 Effect::SetTimer { timer, after } => {
@@ -221,8 +301,20 @@ impl<P: Process> Node<P> {
                 Effect::Note(label) => self.rec.note(now_us, label),
                 Effect::Stamp(s) => self.rec.stamp(s),
                 Effect::DrawTicket => self.tickets_wanted += 1,
+                Effect::Persist(d) => {
+                    self.store.write(&d);
+                    self.metrics.storage_writes += 1;
+                    if self.persist_crashes.front().is_some_and(|&t| t <= now_us) {
+                        // The write is durable; what the handler meant to do after it is not.
+                        self.persist_crashes.pop_front();
+                        self.store.sync();
+                        self.crash(now_us);
+                        break;
+                    }
+                }
             }
         }
+        drop(all);
         self.effects = effects;
         if !self.done && self.proc.is_done() {
             self.done = true;
@@ -286,12 +378,14 @@ impl<P: Process> Node<P> {
     pub fn finish(self) -> (RankResult<P::Output>, Vec<Event>) {
         let mut metrics = self.metrics;
         metrics.communication_steps = self.steps;
+        metrics.storage_syncs = self.store.counts().1;
         (
             RankResult {
                 rank: self.rank,
                 crashed: self.crashed,
                 done: self.done,
                 output: self.proc.output(),
+                earlier: self.earlier,
                 metrics,
             },
             self.rec.into_events(),

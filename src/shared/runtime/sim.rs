@@ -35,7 +35,8 @@ pub struct SimConfig {
 }
 
 enum Item<M> {
-    Crash(Rank),
+    /// A scheduled crash or restart.
+    Life(Rank),
     Start(Rank),
     Timer(Rank),
     Deliver {
@@ -112,8 +113,8 @@ pub fn simulate<A: Algorithm>(
     };
     // Crashes first, so that a crash at 0 ms precedes the start: that rank never runs.
     for r in 0..np {
-        if let Some(t) = cfg.faults.crash_time_ms(r) {
-            q.push(t * 1000, Item::Crash(r));
+        for (t, _) in cfg.faults.life_of(r) {
+            q.push(t * 1000, Item::Life(r));
         }
     }
     for r in 0..np {
@@ -136,13 +137,13 @@ pub fn simulate<A: Algorithm>(
         }
         now = t;
         let rank = match &item {
-            Item::Crash(r) | Item::Start(r) | Item::Timer(r) => *r,
+            Item::Life(r) | Item::Start(r) | Item::Timer(r) => *r,
             Item::Deliver { to, .. } => *to,
         };
         let node = &mut nodes[rank];
         let was_finished = node.finished();
         match item {
-            Item::Crash(_) => node.crash(now),
+            Item::Life(_) => node.live(now, &mut out, |stored| A::recover(args, rank, np, stored)),
             Item::Start(_) => node.start(now, &mut out),
             Item::Timer(_) => {
                 if wake[rank] == Some(now) {
@@ -160,8 +161,10 @@ pub fn simulate<A: Algorithm>(
             next_ticket += 1;
             next_ticket - 1
         });
-        if !was_finished && node.finished() {
-            unfinished -= 1;
+        match (was_finished, node.finished()) {
+            (false, true) => unfinished -= 1,
+            (true, false) => unfinished += 1,
+            _ => {}
         }
         if let Some(at) = node.next_timer() {
             if wake[rank].is_none_or(|w| at < w) {
