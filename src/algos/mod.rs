@@ -7,6 +7,7 @@
 pub mod failure_detector;
 pub mod lamport;
 pub mod leader_election;
+pub mod raft;
 pub mod sequence_paxos;
 pub mod shared_counter;
 pub mod single_paxos;

@@ -80,6 +80,10 @@ impl Workload {
         }
         seqs
     }
+    /// Commands submitted so far (their seqs are `0..submitted`).
+    pub fn submitted(&self) -> u32 {
+        self.next
+    }
     /// The submitted commands still unanswered, oldest first (to resend).
     pub fn outstanding(&self) -> impl Iterator<Item = u32> + '_ {
         self.outstanding.keys().copied()

@@ -388,7 +388,7 @@ pub fn check_log(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
 
 /// `{p50, max}` of the communication steps from a command's submission to its answer (4 for
 /// one command alone: request, Accept, Accepted, Reply; more when pipelined commands chain).
-fn steps_summary(steps: impl Iterator<Item = u32>) -> serde_json::Value {
+pub fn steps_summary(steps: impl Iterator<Item = u32>) -> serde_json::Value {
     let mut v: Vec<u32> = steps.collect();
     v.sort_unstable();
     match (v.get(v.len() / 2), v.last()) {

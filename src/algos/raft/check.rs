@@ -1,0 +1,510 @@
+//! The checks of a Raft run (the paper's five safety properties and the clients' view), its
+//! figures and its summary, from every server's outputs, earlier lives included.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde_json::{json, Value};
+
+use super::kv::{op_of, Op};
+use super::{Applied, Args, Output, RaftClientReport, ServerReport};
+use crate::algos::sequence_paxos::steps_summary;
+use crate::shared::clients::CommandId;
+use crate::shared::faults::FaultPlan;
+use crate::shared::observe::latency;
+use crate::shared::{Check, Rank, RunResult};
+
+/// Every life of every server: (rank, life number, report).
+fn lives(run: &RunResult<Output>) -> Vec<(Rank, usize, &ServerReport)> {
+    let mut v = Vec::new();
+    for r in &run.ranks {
+        for (life, o) in r.earlier.iter().chain(std::iter::once(&r.output)).enumerate() {
+            if let Output::Server(s) = o {
+                v.push((r.rank, life, s.as_ref()));
+            }
+        }
+    }
+    v
+}
+
+fn clients(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &RaftClientReport)> {
+    run.ranks.iter().filter_map(|r| match &r.output {
+        Output::Client(c) => Some((r.rank, r.crashed, c)),
+        Output::Server(_) => None,
+    })
+}
+
+fn who(rank: Rank, life: usize) -> String {
+    if life == 0 {
+        format!("server {rank}")
+    } else {
+        format!("server {rank} (life {})", life + 1)
+    }
+}
+
+/// Whether the plan lets every client finish.
+fn termination_required(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+    let cfg = args.config(np);
+    let up = (0..cfg.servers).filter(|&r| !faults.down_at_end(r)).count();
+    if up < cfg.quorum {
+        return Err(format!(
+            "only {up} of {} servers are up at the end, fewer than a majority",
+            cfg.servers
+        ));
+    }
+    faults.never_delivers().map_or(Ok(()), Err)
+}
+
+/// The committed sequence as the servers applied it: entry `i - 1` is what was applied at
+/// index `i`, `None` where no server applied one; and disagreements (state machine safety).
+fn committed(lives: &[(Rank, usize, &ServerReport)]) -> (Vec<Option<Applied>>, Vec<String>) {
+    let mut seq: Vec<Option<(Applied, Rank, usize)>> = Vec::new();
+    let mut bad = Vec::new();
+    for &(rank, life, s) in lives {
+        for (first, run) in &s.applied {
+            for (k, a) in run.iter().enumerate() {
+                let i = (*first as usize) + k;
+                if seq.len() < i {
+                    seq.resize(i, None);
+                }
+                match seq[i - 1] {
+                    None => seq[i - 1] = Some((*a, rank, life)),
+                    Some((b, r2, l2)) if b != *a => bad.push(format!(
+                        "index {i}: {} applied {a:?}, {} applied {b:?}",
+                        who(rank, life),
+                        who(r2, l2)
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    (seq.into_iter().map(|x| x.map(|y| y.0)).collect(), bad)
+}
+
+/// The term at index `i` of a log described by runs of (term, first index).
+fn term_in_runs(runs: &[(u64, u64)], i: u64) -> Option<u64> {
+    runs.iter().rev().find(|r| r.1 <= i).map(|r| r.0)
+}
+
+/// Log matching between two logs (offset, entries): if they agree on the term at some index,
+/// they are the same up to there. Checking the highest such index suffices.
+fn log_mismatch(
+    a: (u64, &[(u64, Option<CommandId>)]),
+    b: (u64, &[(u64, Option<CommandId>)]),
+) -> Option<String> {
+    let lo = a.0.max(b.0) + 1;
+    let hi = (a.0 + a.1.len() as u64).min(b.0 + b.1.len() as u64);
+    let at = |l: (u64, &[(u64, Option<CommandId>)]), i: u64| l.1[(i - l.0 - 1) as usize];
+    let top = (lo..=hi).rev().find(|&i| at(a, i).0 == at(b, i).0)?;
+    (lo..=top)
+        .find(|&i| at(a, i) != at(b, i))
+        .map(|i| {
+            format!(
+                "both hold term {} at index {top}, but differ at index {i}: {:?} and {:?}",
+                at(a, top).0,
+                at(a, i),
+                at(b, i)
+            )
+        })
+}
+
+/// The checks of a run.
+pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
+    let lives = lives(run);
+    let mut checks = Vec::new();
+
+    // Election safety.
+    let mut leaders: BTreeMap<u64, BTreeSet<Rank>> = BTreeMap::new();
+    for &(r, _, s) in &lives {
+        for l in &s.led {
+            leaders.entry(l.term).or_default().insert(r);
+        }
+    }
+    let two: Vec<String> = leaders
+        .iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|(t, v)| format!("term {t} had leaders {v:?}"))
+        .collect();
+    checks.push(Check::from_violations(
+        "election-safety",
+        format!("{} terms had a leader, one each", leaders.len()),
+        two,
+    ));
+
+    // Leader append-only.
+    let overwrites: Vec<String> = lives
+        .iter()
+        .flat_map(|&(r, l, s)| {
+            s.leader_overwrites.iter().map(move |(t, i)| {
+                format!("{} removed entries from {i} on while leading term {t}", who(r, l))
+            })
+        })
+        .collect();
+    checks.push(Check::from_violations(
+        "leader-append-only",
+        "no leader removed an entry from its log".into(),
+        overwrites,
+    ));
+
+    // Log matching, over the final logs of every life.
+    let mut mismatches = Vec::new();
+    for (x, &(ra, la, a)) in lives.iter().enumerate() {
+        for &(rb, lb, b) in &lives[x + 1..] {
+            if let Some(m) = log_mismatch((a.log_offset, &a.log), (b.log_offset, &b.log)) {
+                mismatches.push(format!("{} and {}: {m}", who(ra, la), who(rb, lb)));
+            }
+        }
+    }
+    checks.push(Check::from_violations(
+        "log-matching",
+        format!("{} logs pairwise consistent", lives.len()),
+        mismatches,
+    ));
+
+    // State machine safety.
+    let (seq, disagreements) = committed(&lives);
+    checks.push(Check::from_violations(
+        "state-machine-safety",
+        format!("{} indexes applied, the same entry at each", seq.len()),
+        disagreements,
+    ));
+
+    // Leader completeness: every entry committed in a term before T is in T's leader's log.
+    let mut points: Vec<(u64, u64)> = lives
+        .iter()
+        .flat_map(|(_, _, s)| s.commits.iter().copied())
+        .collect();
+    points.sort_unstable();
+    let mut incomplete = Vec::new();
+    let mut elections = 0;
+    for &(r, l, s) in &lives {
+        for led in &s.led {
+            elections += 1;
+            let c = points
+                .iter()
+                .filter(|p| p.0 < led.term)
+                .map(|p| p.1)
+                .max()
+                .unwrap_or(0);
+            if c < led.first_index {
+                continue; // in its snapshot: committed
+            }
+            let want = seq.get(c as usize - 1).copied().flatten().map(|a| a.term);
+            let have = (c <= led.last_index)
+                .then(|| term_in_runs(&led.runs, c))
+                .flatten();
+            if have.is_none() || (want.is_some() && have != want) {
+                incomplete.push(format!(
+                    "{} became leader of term {} with {} entries, lacking committed index {c} (term {want:?}, it had {have:?})",
+                    who(r, l),
+                    led.term,
+                    led.last_index
+                ));
+            }
+        }
+    }
+    checks.push(Check::from_violations(
+        "leader-completeness",
+        format!("{elections} leaders each held every entry committed before their term"),
+        incomplete,
+    ));
+
+    // Validity and at most once.
+    let submitted: HashMap<u32, u32> = clients(run)
+        .map(|(r, _, c)| (r as u32, c.work.submitted))
+        .collect();
+    let mut invalid = Vec::new();
+    let mut twice = Vec::new();
+    let mut executed: HashMap<CommandId, usize> = HashMap::new();
+    for (k, a) in seq.iter().enumerate() {
+        let Some(Applied {
+            id: Some(id),
+            dup: false,
+            ..
+        }) = a
+        else {
+            continue;
+        };
+        if submitted.get(&id.client).is_none_or(|&n| id.seq >= n) {
+            invalid.push(format!("index {}: {id:?} was never submitted", k + 1));
+        }
+        if let Some(first) = executed.insert(*id, k + 1) {
+            twice.push(format!("{id:?} executed at index {first} and {}", k + 1));
+        }
+    }
+    checks.push(Check::from_violations(
+        "validity",
+        "every executed command was submitted by a client".into(),
+        invalid,
+    ));
+    checks.push(Check::from_violations(
+        "at-most-once",
+        format!("{} commands executed, none twice", executed.len()),
+        twice,
+    ));
+
+    // Linearizable replies: replay the log; every get answered the map's state at its index.
+    let cfg = args.config(run.np);
+    let mut map: HashMap<u32, u64> = HashMap::new();
+    let mut got: HashMap<CommandId, Option<u64>> = HashMap::new();
+    let mut wrong = Vec::new();
+    if let Some(gap) = seq.iter().position(|a| a.is_none()) {
+        wrong.push(format!(
+            "index {} was applied by no server: the replies after it cannot be checked",
+            gap + 1
+        ));
+    }
+    for a in seq.iter().flatten() {
+        if let (Some(id), false) = (a.id, a.dup) {
+            match op_of(id, cfg.keys, cfg.read_permille) {
+                Op::Put { key, value } => {
+                    map.insert(key, value);
+                }
+                Op::Get { key } => {
+                    got.insert(id, map.get(&key).copied());
+                }
+            }
+        }
+    }
+    let mut reads = 0;
+    for (r, _, c) in clients(run) {
+        for &(seq_no, seen) in &c.reads {
+            reads += 1;
+            let id = CommandId {
+                client: r as u32,
+                seq: seq_no,
+            };
+            match got.get(&id) {
+                Some(&v) if v == seen => {}
+                Some(&v) => wrong.push(format!(
+                    "client {r}'s get {seq_no} returned {seen:?}, but the log gives {v:?} at index {}",
+                    executed[&id]
+                )),
+                None => wrong.push(format!(
+                    "client {r}'s get {seq_no} was answered but is not in the log"
+                )),
+            }
+        }
+        for &(seq_no, ..) in &c.work.done {
+            let id = CommandId {
+                client: r as u32,
+                seq: seq_no,
+            };
+            if !executed.contains_key(&id) {
+                wrong.push(format!(
+                    "client {r} was answered for {seq_no}, which was never executed"
+                ));
+            }
+        }
+    }
+    checks.push(Check::from_violations(
+        "linearizable-replies",
+        format!("{reads} gets returned the latest put before them in the log; every answered command is in it"),
+        wrong,
+    ));
+
+    // Termination.
+    let mut missing = Vec::new();
+    for (r, crashed, c) in clients(run) {
+        if !crashed && c.work.done.len() < args.requests as usize {
+            missing.push(format!(
+                "client {r}: {} of {} commands answered",
+                c.work.done.len(),
+                args.requests
+            ));
+        }
+    }
+    checks.push(Check::if_required(
+        "termination",
+        termination_required(args, run.np, &run.faults),
+        format!("every correct client's {} commands answered", args.requests),
+        missing,
+    ));
+    checks
+}
+
+/// Leadership changes in time order: (µs, rank, term).
+fn leader_changes(run: &RunResult<Output>) -> Vec<(u64, Rank, u64)> {
+    let mut v: Vec<(u64, Rank, u64)> = lives(run)
+        .iter()
+        .flat_map(|&(r, _, s)| s.led.iter().map(move |l| (l.at_us, r, l.term)))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// The figures of a run.
+pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
+    let lives = lives(run);
+    let (seq, _) = committed(&lives);
+    let commits = seq
+        .iter()
+        .flatten()
+        .filter(|a| a.id.is_some() && !a.dup)
+        .count() as u64;
+    let first = clients(run).filter_map(|(_, _, c)| c.work.first_submit_us).min();
+    let last = clients(run).map(|(_, _, c)| c.work.last_reply_us).max();
+    let span_s = match (first, last) {
+        (Some(f), Some(l)) if l > f => (l - f) as f64 / 1e6,
+        _ => 0.0,
+    };
+    let m = run.metrics();
+    let per_commit = |x: u64| (commits > 0).then(|| x as f64 / commits as f64);
+    let servers = run.np - args.clients as usize;
+    let changes = leader_changes(run);
+    // After each crash of the leader of the moment: how long until the next leader.
+    let mut downs: Vec<(u64, Rank)> = run
+        .faults
+        .crashes
+        .iter()
+        .chain(&run.faults.restarts)
+        .map(|c| (c.at_ms * 1000, c.rank))
+        .collect();
+    downs.sort_unstable();
+    downs.dedup();
+    let mut takeovers = Vec::new();
+    for &(t, rank) in &downs {
+        let leading = changes.iter().rev().find(|l| l.0 <= t);
+        if leading.is_some_and(|l| l.1 == rank) {
+            if let Some(next) = changes.iter().find(|l| l.0 > t) {
+                takeovers.push(json!({
+                    "crashed_leader": rank, "at_ms": t as f64 / 1e3,
+                    "new_leader": next.1, "term": next.2, "after_ms": (next.0 - t) as f64 / 1e3,
+                }));
+            }
+        }
+    }
+    let times: Vec<f64> = takeovers
+        .iter()
+        .filter_map(|t| t["after_ms"].as_f64())
+        .collect();
+    let catch_up: Vec<Value> = lives
+        .iter()
+        .filter_map(|&(r, l, s)| {
+            let (records, last) = s.recovered?;
+            Some(json!({
+                "rank": r, "life": l + 1, "records": records, "stored_last_index": last,
+                "restarted_ms": s.started_us as f64 / 1e3,
+                "caught_up_after_ms": s.caught_up_us.map(|c| (c - s.started_us) as f64 / 1e3),
+            }))
+        })
+        .collect();
+    json!({
+        "commits": commits,
+        "commits_per_s": (span_s > 0.0).then(|| commits as f64 / span_s),
+        "client_span_s": span_s,
+        "commit_latency": latency::summary_ms(
+            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.1 as u64))
+        ),
+        "communication_steps_per_commit": steps_summary(
+            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.2))
+        ),
+        "messages_per_commit": per_commit(m.total.sent),
+        "bytes_per_commit": per_commit(m.total.bytes_sent),
+        "server_messages_per_commit": per_commit(
+            ["AppendEntries", "AppendResp"].iter().map(|k| m.sent_of(k)).sum()
+        ),
+        "theoretical_server_messages_per_commit": 2.0 * (servers as f64 - 1.0) / args.batch as f64,
+        "storage_writes_per_commit": per_commit(m.storage_writes),
+        "storage_syncs_per_commit": per_commit(m.storage_syncs),
+        "leader_changes": changes.iter().map(|l| json!({"at_ms": l.0 as f64 / 1e3, "leader": l.1, "term": l.2})).collect::<Vec<_>>(),
+        "election_after_leader_crash": {
+            "count": times.len(),
+            "mean_ms": (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64),
+            "max_ms": times.iter().copied().reduce(f64::max),
+            "each": takeovers,
+        },
+        "restarts": catch_up,
+        "snapshots_taken": lives.iter().map(|l| l.2.snapshots_taken).sum::<u32>(),
+        "snapshots_installed": lives.iter().map(|l| l.2.snapshots_installed).sum::<u32>(),
+    })
+}
+
+/// Human-readable lines.
+pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
+    let cfg = args.config(run.np);
+    let mut lines = vec![format!(
+        "servers 0-{} (majority {}), clients {}-{}; {} commands per client ({}% gets over {} keys), {} in flight, batch {}{}",
+        cfg.servers - 1,
+        cfg.quorum,
+        cfg.servers,
+        run.np - 1,
+        args.requests,
+        (args.read_ratio * 100.0).round(),
+        args.keys,
+        args.inflight,
+        args.batch,
+        if args.snapshot_every > 0 {
+            format!(", snapshot every {}", args.snapshot_every)
+        } else {
+            String::new()
+        }
+    )];
+    for r in &run.ranks {
+        let tail = if r.crashed { " (down at the end)" } else { "" };
+        let restarts = if r.earlier.is_empty() {
+            String::new()
+        } else {
+            format!(", restarted {} time(s)", r.earlier.len())
+        };
+        lines.push(match &r.output {
+            Output::Server(s) => format!(
+                "server {}: term {}, applied {} (commit {}), log {}..{}, led {} term(s){}{}{}{}",
+                r.rank,
+                s.term,
+                s.applied.iter().map(|(f, v)| f + v.len() as u64).max().unwrap_or(1) - 1,
+                s.commit,
+                s.log_offset + 1,
+                s.log_offset + s.log.len() as u64,
+                s.led.len(),
+                if s.leader_at_end { ", leader at the end" } else { "" },
+                if s.gave_up { ", gave up" } else { "" },
+                restarts,
+                tail
+            ),
+            Output::Client(c) => format!(
+                "client {}: {} of {} commands answered, {} gets{}",
+                r.rank,
+                c.work.done.len(),
+                c.work.submitted,
+                c.reads.len(),
+                tail
+            ),
+        });
+    }
+    let f = figures(args, run);
+    let ms = |k: &str| f["commit_latency"][k].as_f64().unwrap_or(f64::NAN);
+    lines.push(format!(
+        "{} commits, {:.0} commits/s on the client's clock; latency p50 {:.3} ms, p99 {:.3} ms; {:.3} messages, {:.1} bytes and {:.3} storage syncs per commit; {} leader change(s)",
+        f["commits"],
+        f["commits_per_s"].as_f64().unwrap_or(0.0),
+        ms("p50_ms"),
+        ms("p99_ms"),
+        f["messages_per_commit"].as_f64().unwrap_or(0.0),
+        f["bytes_per_commit"].as_f64().unwrap_or(0.0),
+        f["storage_syncs_per_commit"].as_f64().unwrap_or(0.0),
+        f["leader_changes"].as_array().map_or(0, |l| l.len()),
+    ));
+    let e = &f["election_after_leader_crash"];
+    if e["count"].as_u64().unwrap_or(0) > 0 {
+        lines.push(format!(
+            "a new leader {:.1} ms (mean) after each of {} leader crash(es), at most {:.1} ms",
+            e["mean_ms"].as_f64().unwrap_or(0.0),
+            e["count"],
+            e["max_ms"].as_f64().unwrap_or(0.0)
+        ));
+    }
+    for r in f["restarts"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "server {} restarted at {:.1} ms from {} records (log to {}); caught up {}",
+            r["rank"],
+            r["restarted_ms"].as_f64().unwrap_or(0.0),
+            r["records"],
+            r["stored_last_index"],
+            r["caught_up_after_ms"]
+                .as_f64()
+                .map_or("never".to_string(), |c| format!("{c:.1} ms later"))
+        ));
+    }
+    lines
+}
