@@ -11,6 +11,9 @@ use crate::shared::{Ctx, Rank};
 
 type C<'a> = Ctx<'a, Msg, Timer>;
 
+/// Most commands in one Request.
+const MAX_PER_REQUEST: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct Client {
     pub me: Rank,
@@ -56,8 +59,10 @@ impl Client {
 
     fn send(&self, seqs: impl Iterator<Item = u32>, ctx: &mut C) {
         let cmds: Vec<(u32, Op)> = seqs.map(|s| (s, self.op(s))).collect();
-        if !cmds.is_empty() {
-            let low = self.low();
+        let low = self.low();
+        // Bounded messages: a window of a million commands goes in pieces.
+        for part in cmds.chunks(MAX_PER_REQUEST) {
+            let cmds = part.to_vec();
             ctx.send(self.leader, Msg::Request { low, cmds });
         }
     }

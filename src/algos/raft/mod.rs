@@ -212,8 +212,8 @@ pub struct Args {
     /// Most entries per AppendEntries (1: no batching).
     #[arg(long, default_value_t = 64, value_parser = parse_batch)]
     pub batch: u64,
-    /// Keys of the replicated map.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Keys of the replicated map (a snapshot of them travels in one message).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub keys: u32,
     /// Share of gets among the commands (the rest are puts).
     #[arg(long, default_value_t = 0.5, value_parser = crate::shared::faults::parse_probability)]
@@ -237,9 +237,9 @@ pub struct Args {
 
 fn parse_batch(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
-        Ok(b) if (1..=1_000_000).contains(&b) => Ok(b),
+        Ok(b) if (1..=10_000).contains(&b) => Ok(b),
         _ => Err(format!(
-            "--batch is the most entries per AppendEntries, from 1 (no batching) to 1000000, got '{s}'"
+            "--batch is the most entries per AppendEntries, from 1 (no batching) to 10000, got '{s}'"
         )),
     }
 }

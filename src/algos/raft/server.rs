@@ -224,6 +224,12 @@ impl Server {
         self.cfg.quorum
     }
 
+    /// Votes it needs besides its own.
+    #[cfg(test)]
+    pub fn votes_needed(&self) -> usize {
+        self.cfg.quorum - 1
+    }
+
     fn others(&self) -> impl Iterator<Item = Rank> + '_ {
         (0..self.cfg.servers).filter(move |&r| r != self.me)
     }
