@@ -131,6 +131,9 @@ fn main() {
         faults: FaultPlan::default(),
         timeout: Duration::from_secs(120),
         record: false,
+        // Crash-stop: no stable storage.
+        data_dir: std::env::temp_dir(),
+        fsync: false,
     };
     let run = run_mpi::<SequencePaxos>(&mpi, &args, &cfg);
     // rtt and chain were timed on the client's clock: bring them to rank 0.
@@ -138,7 +141,7 @@ fn main() {
     world
         .process_at_rank(servers)
         .broadcast_into(&mut timed[..]);
-    if let Some(run) = run {
+    if let Ok(Some(run)) = run {
         let checks = SequencePaxos::check(&args, &run);
         let figures = SequencePaxos::figures(&args, &run).expect("figures");
         let p50_us = figures["commit_latency"]["p50_ms"]

@@ -185,6 +185,9 @@ fn mpi_mode(out: &str) {
         faults: FaultPlan::default(),
         timeout: Duration::from_secs(120),
         record: false,
+        // Crash-stop: no stable storage.
+        data_dir: std::env::temp_dir(),
+        fsync: false,
     };
     let args = PingArgs { trips: ROUND_TRIPS };
     let (mut raw, mut nonblocking, mut driver, mut ratios) = (vec![], vec![], vec![], vec![]);
@@ -195,7 +198,7 @@ fn mpi_mode(out: &str) {
         let nonblocking_us = raw_nonblocking_ping_pong(world);
         world.barrier();
         let run = run_mpi::<PingPongAlgo>(&mpi, &args, &cfg);
-        if let Some(run) = run {
+        if let Ok(Some(run)) = run {
             let (t0, t1) = run.ranks[0].output;
             let driver_us = (t1 - t0) as f64 / (2 * ROUND_TRIPS) as f64;
             println!(

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::algorithm::Algorithm;
 use super::cli::CommonArgs;
-use super::mpi::{run_mpi, MpiConfig, World};
+use super::mpi::{run_mpi, MpiConfig, SetupFailed, World};
 use super::observe::report::{Check, Ending, RunResult};
 use super::observe::{diagram, trace};
 use super::process::Process;
@@ -189,7 +189,7 @@ fn run_under_mpi<A: Algorithm>(args: &A::Args, common: &CommonArgs, quiet: bool)
     let code = match run_mpi::<A>(&world, args, &cfg) {
         Ok(Some(run)) => conclude::<A>(args, common, &run),
         Ok(None) => 0,
-        Err(()) => code::USAGE,
+        Err(SetupFailed) => code::USAGE,
     };
     let code = world.agree_on_exit_code(code);
     if temporary {

@@ -19,6 +19,7 @@ pub fn bin(name: &str) -> PathBuf {
         "leader-election" => PathBuf::from(env!("CARGO_BIN_EXE_leader-election")),
         "single-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_single-paxos")),
         "sequence-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_sequence-paxos")),
+        "raft" => PathBuf::from(env!("CARGO_BIN_EXE_raft")),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -17,7 +17,12 @@ use crate::shared::{Check, Rank, RunResult};
 fn lives(run: &RunResult<Output>) -> Vec<(Rank, usize, &ServerReport)> {
     let mut v = Vec::new();
     for r in &run.ranks {
-        for (life, o) in r.earlier.iter().chain(std::iter::once(&r.output)).enumerate() {
+        for (life, o) in r
+            .earlier
+            .iter()
+            .chain(std::iter::once(&r.output))
+            .enumerate()
+        {
             if let Output::Server(s) = o {
                 v.push((r.rank, life, s.as_ref()));
             }
@@ -96,16 +101,14 @@ fn log_mismatch(
     let hi = (a.0 + a.1.len() as u64).min(b.0 + b.1.len() as u64);
     let at = |l: (u64, &[(u64, Option<CommandId>)]), i: u64| l.1[(i - l.0 - 1) as usize];
     let top = (lo..=hi).rev().find(|&i| at(a, i).0 == at(b, i).0)?;
-    (lo..=top)
-        .find(|&i| at(a, i) != at(b, i))
-        .map(|i| {
-            format!(
-                "both hold term {} at index {top}, but differ at index {i}: {:?} and {:?}",
-                at(a, top).0,
-                at(a, i),
-                at(b, i)
-            )
-        })
+    (lo..=top).find(|&i| at(a, i) != at(b, i)).map(|i| {
+        format!(
+            "both hold term {} at index {top}, but differ at index {i}: {:?} and {:?}",
+            at(a, top).0,
+            at(a, i),
+            at(b, i)
+        )
+    })
 }
 
 /// The checks of a run.
@@ -136,7 +139,10 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         .iter()
         .flat_map(|&(r, l, s)| {
             s.leader_overwrites.iter().map(move |(t, i)| {
-                format!("{} removed entries from {i} on while leading term {t}", who(r, l))
+                format!(
+                    "{} removed entries from {i} on while leading term {t}",
+                    who(r, l)
+                )
             })
         })
         .collect();
@@ -342,7 +348,9 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
         .flatten()
         .filter(|a| a.id.is_some() && !a.dup)
         .count() as u64;
-    let first = clients(run).filter_map(|(_, _, c)| c.work.first_submit_us).min();
+    let first = clients(run)
+        .filter_map(|(_, _, c)| c.work.first_submit_us)
+        .min();
     let last = clients(run).map(|(_, _, c)| c.work.last_reply_us).max();
     let span_s = match (first, last) {
         (Some(f), Some(l)) if l > f => (l - f) as f64 / 1e6,
@@ -448,7 +456,8 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
             format!(", restarted {} time(s)", r.earlier.len())
         };
         lines.push(match &r.output {
-            Output::Server(s) => format!(
+            Output::Server(s) => {
+                format!(
                 "server {}: term {}, applied {} (commit {}), log {}..{}, led {} term(s){}{}{}{}",
                 r.rank,
                 s.term,
@@ -461,7 +470,8 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
                 if s.gave_up { ", gave up" } else { "" },
                 restarts,
                 tail
-            ),
+            )
+            }
             Output::Client(c) => format!(
                 "client {}: {} of {} commands answered, {} gets{}",
                 r.rank,

@@ -30,10 +30,7 @@ pub fn op_of(id: CommandId, keys: u32, read_permille: u32) -> Op {
     if ((z >> 40) % 1000) < read_permille as u64 {
         Op::Get { key }
     } else {
-        Op::Put {
-            key,
-            value: z >> 8,
-        }
+        Op::Put { key, value: z >> 8 }
     }
 }
 
@@ -61,7 +58,9 @@ impl Kv {
 
     /// Whether `id` was executed and answered long ago (below its session's `low`).
     pub fn answered_long_ago(&self, id: CommandId) -> bool {
-        self.sessions.get(&id.client).is_some_and(|s| id.seq < s.low)
+        self.sessions
+            .get(&id.client)
+            .is_some_and(|s| id.seq < s.low)
     }
 
     /// Apply a client's command: `Some(result)` if executed now, `None` for a duplicate.

@@ -108,9 +108,14 @@ pub struct Snapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
     /// Client to server: commands (seq, op), and the client's lowest unanswered seq.
-    Request { low: u32, cmds: Vec<(u32, Op)> },
+    Request {
+        low: u32,
+        cmds: Vec<(u32, Op)>,
+    },
     /// Server to client: not the leader; the leader if known.
-    Redirect { leader: Option<Rank> },
+    Redirect {
+        leader: Option<Rank>,
+    },
     /// Leader to client: results of these commands (a get's value; None for a put).
     Reply(Vec<(u32, Option<u64>)>),
     /// A vote request; `pre`: a PreVote for `term` that changes no one's term.

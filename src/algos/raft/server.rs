@@ -1,7 +1,7 @@
 //! The server: follower, pre-candidate, candidate or leader of Raft, with its persisted state
 //! (term, vote, log, snapshot) and the key-value state machine it applies the log to.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,9 @@ use crate::shared::clients::{quorum_index, CommandId};
 use crate::shared::{Ctx, Rank};
 
 type C<'a> = Ctx<'a, Msg, Timer>;
+
+/// A client and the (seq, result) of its commands applied.
+type ClientResults = (u32, Vec<(u32, Option<u64>)>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -79,7 +82,8 @@ impl Log {
     }
     /// Keep entries up to `i`.
     fn truncate_after(&mut self, i: u64) {
-        self.entries.truncate((i.max(self.offset) - self.offset) as usize);
+        self.entries
+            .truncate((i.max(self.offset) - self.offset) as usize);
     }
     /// Drop entries up to `i` (now in a snapshot whose last term is `term`).
     fn compact(&mut self, i: u64, term: u64) {
@@ -430,7 +434,8 @@ impl Server {
             }
             return;
         }
-        let up_to_date = (m.last_term, m.last_index) >= (self.log.last_term(), self.log.last_index());
+        let up_to_date =
+            (m.last_term, m.last_index) >= (self.log.last_term(), self.log.last_index());
         if m.pre {
             let granted = m.term > self.term && up_to_date;
             let term = if granted { m.term } else { self.term };
@@ -447,8 +452,7 @@ impl Server {
         if m.term > self.term {
             self.become_follower(m.term, ctx);
         }
-        let granted =
-            m.term == self.term && self.vote.is_none_or(|v| v == from) && up_to_date;
+        let granted = m.term == self.term && self.vote.is_none_or(|v| v == from) && up_to_date;
         if granted {
             self.vote = Some(from);
             // The vote is durable before the answer leaves: it is never given twice.
@@ -509,7 +513,10 @@ impl Server {
     }
 
     fn send_snapshot(&mut self, f: Rank, ctx: &mut C) {
-        let snapshot = self.snapshot.clone().expect("entries are compacted into a snapshot");
+        let snapshot = self
+            .snapshot
+            .clone()
+            .expect("entries are compacted into a snapshot");
         self.peers[f].next = snapshot.last_index + 1;
         self.peers[f].probing = true;
         ctx.send(
@@ -628,10 +635,7 @@ impl Server {
 
     /// Commit the highest index a majority stored, if it is of the current term.
     fn advance_commit(&mut self, ctx: &mut C) {
-        let n = quorum_index(
-            self.peers.iter().map(|p| p.matched as usize),
-            self.quorum(),
-        ) as u64;
+        let n = quorum_index(self.peers.iter().map(|p| p.matched as usize), self.quorum()) as u64;
         if n > self.commit && self.log.term_at(n) == Some(self.term) {
             self.commit = n;
             match self.commits.last_mut() {
@@ -717,7 +721,12 @@ impl Server {
             entries = &entries[skip..];
             prev += skip as u64;
             if prev < self.log.offset {
-                self.answer_ok(from, self.log.offset.min(m.prev_index + m.entries.len() as u64), m.commit, ctx);
+                self.answer_ok(
+                    from,
+                    self.log.offset.min(m.prev_index + m.entries.len() as u64),
+                    m.commit,
+                    ctx,
+                );
                 return;
             }
             prev_term = self.log.offset_term;
@@ -817,7 +826,8 @@ impl Server {
     fn apply(&mut self, ctx: &mut C) {
         let was_done = self.is_done();
         let leader = self.role == Role::Leader;
-        let mut replies: VecDeque<(u32, Vec<(u32, Option<u64>)>)> = VecDeque::new();
+        // One Reply per client for the whole range.
+        let mut replies: Vec<ClientResults> = Vec::new();
         while self.applied < self.commit {
             let i = self.applied + 1;
             let e = *self.log.get(i);
@@ -834,7 +844,7 @@ impl Server {
                         if let Some(res) = r.or_else(|| self.sm.result(id)) {
                             match replies.iter_mut().find(|(c, _)| *c == id.client) {
                                 Some((_, v)) => v.push((id.seq, res)),
-                                None => replies.push_back((id.client, vec![(id.seq, res)])),
+                                None => replies.push((id.client, vec![(id.seq, res)])),
                             }
                         }
                     }

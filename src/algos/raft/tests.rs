@@ -71,7 +71,10 @@ fn pos(fx: &Fx, f: impl Fn(&Effect<Msg, Timer>) -> bool) -> usize {
 fn put(seq: u32, key: u32) -> Cmd {
     Cmd::Client {
         id: CommandId { client: 9, seq },
-        op: kv::Op::Put { key, value: seq as u64 },
+        op: kv::Op::Put {
+            key,
+            value: seq as u64,
+        },
         low: 0,
     }
 }
@@ -120,7 +123,10 @@ fn request_vote(term: u64, last_index: u64, last_term: u64, pre: bool) -> Msg {
 /// Make `s` leader: PreVote and vote majorities from the next ranks up.
 fn elect(s: &mut Server) -> Fx {
     timer(s, Timer::Election);
-    let others: Vec<Rank> = (0..6).filter(|&r| r != s.me).take(s.votes_needed()).collect();
+    let others: Vec<Rank> = (0..6)
+        .filter(|&r| r != s.me)
+        .take(s.votes_needed())
+        .collect();
     let t = s.term + 1;
     for &r in &others {
         on(s, r, vote(t, true, true));
@@ -170,7 +176,13 @@ fn a_candidate_persists_its_term_and_vote_before_asking() {
     timer(&mut s, Timer::Election);
     let fx = on(&mut s, 0, vote(1, true, true));
     assert_eq!((s.role, s.term, s.vote), (Role::Candidate, 1, Some(1)));
-    assert_eq!(persisted(&fx), vec![Record::Hard { term: 1, vote: Some(1) }]);
+    assert_eq!(
+        persisted(&fx),
+        vec![Record::Hard {
+            term: 1,
+            vote: Some(1)
+        }]
+    );
     let p = pos(&fx, |e| matches!(e, Effect::Persist(_)));
     let first_send = pos(&fx, |e| matches!(e, Effect::Send { .. }));
     assert!(p < first_send, "{fx:?}");
@@ -309,9 +321,15 @@ fn the_consistency_check_refuses_gaps_and_conflicts_and_truncates_a_conflicting_
         )
     };
     // A gap: its last index + 1.
-    assert_eq!(sends_of(&on(&mut s, 0, ae(6, 3, vec![]))), vec![resp(false, 5, 0, 6)]);
+    assert_eq!(
+        sends_of(&on(&mut s, 0, ae(6, 3, vec![]))),
+        vec![resp(false, 5, 0, 6)]
+    );
     // A conflict at index 4 (term 2 here, 3 at the leader): the first index of term 2.
-    assert_eq!(sends_of(&on(&mut s, 0, ae(4, 3, vec![]))), vec![resp(false, 3, 2, 4)]);
+    assert_eq!(
+        sends_of(&on(&mut s, 0, ae(4, 3, vec![]))),
+        vec![resp(false, 3, 2, 4)]
+    );
     // A match at 2 with entries of term 3: the suffix of term 2 goes, persisted from 3 on.
     let fx = on(&mut s, 0, ae(2, 1, vec![entry(3, 7)]));
     assert_eq!(sends_of(&fx), vec![resp(true, 3, 0, 0)]);
@@ -386,7 +404,10 @@ fn only_an_entry_of_the_current_term_is_committed_by_counting_figure_8() {
     assert_eq!((s.term, s.log.last_index()), (4, 3));
     ack(&mut s, 1, 2);
     ack(&mut s, 2, 2);
-    assert_eq!(s.commit, 0, "an entry of term 2 was committed by counting in term 4");
+    assert_eq!(
+        s.commit, 0,
+        "an entry of term 2 was committed by counting in term 4"
+    );
     ack(&mut s, 1, 3);
     assert_eq!(s.commit, 0);
     ack(&mut s, 2, 3);
@@ -400,7 +421,11 @@ fn a_restart_replays_term_vote_log_truncations_and_snapshot() {
         last_term: 1,
         kv: {
             let mut kv = kv::Kv::default();
-            kv.apply(CommandId { client: 9, seq: 0 }, kv::Op::Put { key: 1, value: 5 }, 0);
+            kv.apply(
+                CommandId { client: 9, seq: 0 },
+                kv::Op::Put { key: 1, value: 5 },
+                0,
+            );
             kv
         },
     };
@@ -429,7 +454,10 @@ fn a_restart_replays_term_vote_log_truncations_and_snapshot() {
         ],
     );
     assert_eq!((s.term, s.vote), (3, None));
-    assert_eq!((s.log.offset, s.log.last_index(), s.log.last_term()), (2, 4, 3));
+    assert_eq!(
+        (s.log.offset, s.log.last_index(), s.log.last_term()),
+        (2, 4, 3)
+    );
     assert_eq!((s.commit, s.applied), (2, 2));
     assert_eq!(s.sm, snap.kv);
 }
@@ -504,7 +532,10 @@ fn a_follower_redirects_and_the_leader_appends_a_retried_command_once() {
     // Committed and applied: answered; the retry after that is answered from the session.
     let fx = ack(&mut l, 1, 2);
     assert_eq!(sends_of(&fx), vec![(3, Msg::Reply(vec![(0, None)]))]);
-    assert_eq!(sends_of(&on(&mut l, 3, req)), vec![(3, Msg::Reply(vec![(0, None)]))]);
+    assert_eq!(
+        sends_of(&on(&mut l, 3, req)),
+        vec![(3, Msg::Reply(vec![(0, None)]))]
+    );
     assert_eq!(l.log.last_index(), 2);
 }
 
@@ -657,7 +688,10 @@ fn a_correct_history_passes_every_check() {
     let mut a = args();
     a.requests = 0; // termination aside
     let run = RunResult::of_outputs("raft", FaultPlan::default(), cluster(outputs));
-    let bad: Vec<_> = check::checks(&a, &run).into_iter().filter(|c| !c.passed).collect();
+    let bad: Vec<_> = check::checks(&a, &run)
+        .into_iter()
+        .filter(|c| !c.passed)
+        .collect();
     assert!(bad.is_empty(), "{bad:?}");
 }
 
@@ -691,7 +725,11 @@ fn the_checks_catch_broken_histories() {
     assert!(has(&f, "linearizable-replies"), "{f:?}");
     // A command executed twice, one never submitted (seq 70 >= 64 submitted).
     let f = failed(vec![
-        report(vec![], vec![applied(1, p), applied(1, p), applied(1, 70)], good.clone()),
+        report(
+            vec![],
+            vec![applied(1, p), applied(1, p), applied(1, 70)],
+            good.clone(),
+        ),
         client(&[p], vec![]),
     ]);
     assert!(has(&f, "at-most-once") && has(&f, "validity"), "{f:?}");

@@ -247,19 +247,17 @@ impl<A: Algorithm> Driver<'_, A> {
         };
         if running && self.node.next_life_us().is_some_and(|at| now >= at) {
             let (args, rank, np) = (self.args, self.node.rank, self.np);
-            self.node
-                .live(now, &mut self.out, |stored| A::recover(args, rank, np, stored));
+            self.node.live(now, &mut self.out, |stored| {
+                A::recover(args, rank, np, stored)
+            });
             self.after_handler(now);
             busy = true;
         }
         // A bounded batch, so timers and sends are not starved by a flood.
         for _ in 0..256 {
-            let Some((from, decoded)) = self
-                .inbox
-                .take(self.world, |b| {
-                    postcard::from_bytes::<Envelope<<A::Proc as Process>::Msg>>(b)
-                })
-            else {
+            let Some((from, decoded)) = self.inbox.take(self.world, |b| {
+                postcard::from_bytes::<Envelope<<A::Proc as Process>::Msg>>(b)
+            }) else {
                 break;
             };
             self.received += 1;
@@ -425,12 +423,16 @@ impl<A: Algorithm> Driver<'_, A> {
     }
 }
 
+/// A rank could not set up the run (its stable storage); it said why, and every rank stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetupFailed;
+
 /// Run algorithm `A` on every rank. Rank 0 gets the run's result.
 pub fn run_mpi<A: Algorithm>(
     mpi: &World,
     args: &A::Args,
     cfg: &MpiConfig,
-) -> Result<Option<RunResult<<A::Proc as Process>::Output>>, ()> {
+) -> Result<Option<RunResult<<A::Proc as Process>::Output>>, SetupFailed> {
     let world = mpi.comm();
     let np = world.size() as usize;
     let rank = world.rank() as Rank;
@@ -459,7 +461,7 @@ pub fn run_mpi<A: Algorithm>(
         let mut any = 0u64;
         world.all_reduce_into(&failed, &mut any, SystemOperation::max());
         if any > 0 {
-            return Err(());
+            return Err(SetupFailed);
         }
     }
     // The ticket counter is created collectively, before anyone can draw.

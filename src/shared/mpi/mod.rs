@@ -10,5 +10,5 @@ pub mod primitives;
 pub mod rma;
 pub mod world;
 
-pub use driver::{run_mpi, MpiConfig};
+pub use driver::{run_mpi, MpiConfig, SetupFailed};
 pub use world::World;

@@ -116,9 +116,8 @@ impl Store for FileStore {
                 let tmp = self.path.with_extension("wal.new");
                 let mut bytes = Vec::with_capacity(r.len() + 4);
                 Self::frame(&mut bytes, r);
-                let fail = |e: std::io::Error| -> ! {
-                    panic!("cannot write {}: {e}", tmp.display())
-                };
+                let fail =
+                    |e: std::io::Error| -> ! { panic!("cannot write {}: {e}", tmp.display()) };
                 let mut f = File::create(&tmp).unwrap_or_else(|e| fail(e));
                 f.write_all(&bytes).unwrap_or_else(|e| fail(e));
                 if self.fsync {
