@@ -8,15 +8,19 @@
 //!   of answers back, server 0 to the client (four one-way hops: the least any leader-based
 //!   commit costs);
 //! - sequence-paxos under the mpidist driver with one command at a time and no batching
-//!   (`--inflight 1 --batch 1`): the median commit latency the client measured.
+//!   (`--inflight 1 --batch 1`): the median commit latency the client measured;
+//! - raft on the same workload, with stable storage not synced (`--no-fsync`: a write survives
+//!   the crash of its process, which is the fault model here) and then fdatasync'd on the
+//!   folder `--data-dir` names (default: the temporary folder).
 //!
-//! Usage: consensus-floor --out FILE [--commits N]
+//! Usage: consensus-floor --out FILE [--commits N] [--data-dir DIR]
 
 use std::time::{Duration, Instant};
 
 use mpi::traits::*;
 use serde_json::json;
 
+use mpidist::algos::raft::{self, Raft};
 use mpidist::algos::sequence_paxos::{Args, SequencePaxos};
 use mpidist::shared::faults::FaultPlan;
 use mpidist::shared::mpi::{run_mpi, MpiConfig, World};
@@ -141,7 +145,51 @@ fn main() {
     world
         .process_at_rank(servers)
         .broadcast_into(&mut timed[..]);
+    // Raft on the same workload, storage unsynced then synced.
+    let raft_args = raft::Args {
+        clients: 1,
+        requests: n as u32,
+        inflight: 1,
+        batch: 1,
+        keys: 16,
+        read_ratio: 0.5,
+        snapshot_every: 0,
+        election_timeout: 50,
+        heartbeat: 10,
+        retry: 40,
+        give_up: 60_000,
+    };
+    let base = flag("--data-dir").map_or_else(std::env::temp_dir, Into::into);
+    let mut raft_runs = Vec::new();
+    for fsync in [false, true] {
+        let dir = base.join(format!("mpidist-floor-{}-{fsync}", mpi.root_pid()));
+        let cfg = MpiConfig {
+            data_dir: dir.clone(),
+            fsync,
+            ..cfg.clone()
+        };
+        let run = run_mpi::<Raft>(&mpi, &raft_args, &cfg);
+        world.barrier();
+        let _ = std::fs::remove_dir_all(&dir);
+        raft_runs.push(run);
+    }
     if let Ok(Some(run)) = run {
+        let raft_figure = |r: &Result<Option<mpidist::shared::RunResult<raft::Output>>, _>,
+                           q: &str| {
+            let Ok(Some(r)) = r else {
+                return (f64::NAN, false);
+            };
+            let f = Raft::figures(&raft_args, r).expect("figures");
+            let ok = Raft::check(&raft_args, r).iter().all(|c| c.passed);
+            (
+                f["commit_latency"][q].as_f64().unwrap_or(f64::NAN) * 1e3,
+                ok,
+            )
+        };
+        let (raft_p50, raft_ok) = raft_figure(&raft_runs[0], "p50_ms");
+        let (raft_p99, _) = raft_figure(&raft_runs[0], "p99_ms");
+        let (fsync_p50, fsync_ok) = raft_figure(&raft_runs[1], "p50_ms");
+        let (fsync_p99, _) = raft_figure(&raft_runs[1], "p99_ms");
         let checks = SequencePaxos::check(&args, &run);
         let figures = SequencePaxos::figures(&args, &run).expect("figures");
         let p50_us = figures["commit_latency"]["p50_ms"]
@@ -158,12 +206,24 @@ fn main() {
             "sequence_paxos_p99_us": figures["commit_latency"]["p99_ms"].as_f64().unwrap_or(0.0) * 1e3,
             "p50_in_round_trips": p50_us / rtt,
             "p50_in_commit_chains": p50_us / chain,
-            "checks_passed": checks.iter().all(|c| c.passed),
+            "raft_p50_us": raft_p50,
+            "raft_p99_us": raft_p99,
+            "raft_p50_in_round_trips": raft_p50 / rtt,
+            "raft_p50_in_commit_chains": raft_p50 / chain,
+            "raft_fsync_p50_us": fsync_p50,
+            "raft_fsync_p99_us": fsync_p99,
+            "raft_fsync_p50_in_round_trips": fsync_p50 / rtt,
+            "checks_passed": checks.iter().all(|c| c.passed) && raft_ok && fsync_ok,
         });
         println!(
             "{servers} servers, one command at a time: raw round trip {rtt:.2} us, raw commit chain {chain:.2} us, sequence-paxos p50 {p50_us:.2} us = {:.2}x the round trip, {:.2}x the raw chain",
             p50_us / rtt,
             p50_us / chain
+        );
+        println!(
+            "{servers} servers, raft, one command at a time: p50 {raft_p50:.2} us = {:.2}x the round trip unsynced; {fsync_p50:.1} us = {:.1}x with fdatasync",
+            raft_p50 / rtt,
+            fsync_p50 / rtt
         );
         std::fs::write(&out, serde_json::to_string_pretty(&v).unwrap()).expect("write");
     }

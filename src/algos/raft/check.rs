@@ -392,6 +392,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
             let (records, last) = s.recovered?;
             Some(json!({
                 "rank": r, "life": l + 1, "records": records, "stored_last_index": last,
+                "target_index": s.catch_up_target,
                 "restarted_ms": s.started_us as f64 / 1e3,
                 "caught_up_after_ms": s.caught_up_us.map(|c| (c - s.started_us) as f64 / 1e3),
             }))
@@ -506,11 +507,12 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
     }
     for r in f["restarts"].as_array().into_iter().flatten() {
         lines.push(format!(
-            "server {} restarted at {:.1} ms from {} records (log to {}); caught up {}",
+            "server {} restarted at {:.1} ms from {} records (log to {}); caught up with the leader's commit index {} {}",
             r["rank"],
             r["restarted_ms"].as_f64().unwrap_or(0.0),
             r["records"],
             r["stored_last_index"],
+            r["target_index"],
             r["caught_up_after_ms"]
                 .as_f64()
                 .map_or("never".to_string(), |c| format!("{c:.1} ms later"))

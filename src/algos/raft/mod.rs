@@ -319,7 +319,9 @@ pub struct ServerReport {
     /// This life started from stored records: how many, and its last persisted index.
     pub recovered: Option<(usize, u64)>,
     pub started_us: u64,
-    /// After a restart: when it had applied what the leader had committed.
+    /// After a restart: the leader's commit index when it first heard from one, and when it
+    /// had applied that much.
+    pub catch_up_target: Option<u64>,
     pub caught_up_us: Option<u64>,
     pub snapshots_taken: u32,
     pub snapshots_installed: u32,

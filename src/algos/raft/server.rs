@@ -149,6 +149,9 @@ pub struct Server {
     leader_overwrites: Vec<(u64, u64)>,
     recovered: Option<(usize, u64)>,
     started_us: u64,
+    /// After a restart: the leader's commit index when it first heard from it, and when it
+    /// had applied that much.
+    catch_up_target: Option<u64>,
     caught_up_us: Option<u64>,
     snapshots_taken: u32,
     snapshots_installed: u32,
@@ -178,6 +181,7 @@ impl Server {
             leader_overwrites: Vec::new(),
             recovered: None,
             started_us: 0,
+            catch_up_target: None,
             caught_up_us: None,
             snapshots_taken: 0,
             snapshots_installed: 0,
@@ -714,6 +718,7 @@ impl Server {
             return;
         }
         self.follow(from, m.term, ctx);
+        self.aim_catch_up(m.commit);
         let (mut prev, mut prev_term, mut entries) = (m.prev_index, m.prev_term, &m.entries[..]);
         // Entries in our snapshot are committed, hence the same as the leader's.
         if prev < self.log.offset {
@@ -758,6 +763,13 @@ impl Server {
         self.answer_ok(from, matched, m.commit, ctx);
     }
 
+    /// After a restart, the first word of a leader sets what catching up means.
+    fn aim_catch_up(&mut self, commit: u64) {
+        if self.recovered.is_some() && self.catch_up_target.is_none() {
+            self.catch_up_target = Some(commit);
+        }
+    }
+
     /// Learn the commit index (up to what matches the leader), apply, and acknowledge.
     fn answer_ok(&mut self, from: Rank, matched: u64, commit: u64, ctx: &mut C) {
         let c = commit.min(matched);
@@ -765,11 +777,7 @@ impl Server {
             self.commit = c;
             self.apply(ctx);
         }
-        if self.recovered.is_some()
-            && self.caught_up_us.is_none()
-            && commit > 0
-            && self.applied >= commit
-        {
+        if self.caught_up_us.is_none() && self.catch_up_target.is_some_and(|t| self.applied >= t) {
             self.caught_up_us = Some(ctx.now().as_micros() as u64);
             ctx.note(format!("caught up at {}", self.applied));
         }
@@ -799,6 +807,7 @@ impl Server {
         }
         self.follow(from, term, ctx);
         let last = s.last_index;
+        self.aim_catch_up(last);
         if last > self.commit {
             if self.log.term_at(last) == Some(s.last_term) {
                 self.log.compact(last, s.last_term);
@@ -1039,6 +1048,7 @@ impl Server {
             commit: self.commit,
             recovered: self.recovered,
             started_us: self.started_us,
+            catch_up_target: self.catch_up_target,
             caught_up_us: self.caught_up_us,
             snapshots_taken: self.snapshots_taken,
             snapshots_installed: self.snapshots_installed,

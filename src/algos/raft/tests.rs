@@ -571,6 +571,7 @@ fn report(led: Vec<Led>, applied: Vec<Applied>, log: Vec<(u64, Option<CommandId>
         commit: 0,
         recovered: None,
         started_us: 0,
+        catch_up_target: None,
         caught_up_us: None,
         snapshots_taken: 0,
         snapshots_installed: 0,

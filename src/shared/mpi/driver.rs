@@ -184,6 +184,7 @@ impl Drop for Inbox {
 type Held = Reverse<(u64, u64, Rank, Vec<u8>)>;
 
 /// Parameters of one MPI run (the same on every rank).
+#[derive(Debug, Clone)]
 pub struct MpiConfig {
     pub seed: u64,
     pub faults: FaultPlan,
