@@ -745,6 +745,13 @@ fn the_checks_catch_broken_histories() {
         client(&[p, g], vec![(g, Some(v))]),
     ]);
     assert!(has(&f, "leader-completeness"), "{f:?}");
+    // A leader that removed entries from its own log.
+    let mut overwriting = report(vec![led(1, 0, vec![])], ap.clone(), good.clone());
+    if let Output::Server(s) = &mut overwriting {
+        s.leader_overwrites = vec![(1, 2)];
+    }
+    let f = failed(vec![overwriting, client(&[p, g], vec![(g, Some(v))])]);
+    assert!(has(&f, "leader-append-only"), "{f:?}");
     // Answered but never executed; and a client short of its commands (termination).
     let f = failed(vec![
         report(vec![], vec![applied(1, p)], good),
