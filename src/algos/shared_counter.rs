@@ -569,6 +569,7 @@ fn conclude(
         &summary,
         Some(extra),
         false,
+        &|o| serde_json::json!(o),
     )
 }
 

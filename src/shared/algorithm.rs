@@ -66,6 +66,11 @@ pub trait Algorithm {
         let _ = output;
         None
     }
+    /// A rank's output as the JSON report shows it (by default all of it; long arrays are
+    /// shortened either way).
+    fn output_view(output: &<Self::Proc as Process>::Output) -> serde_json::Value {
+        serde_json::to_value(output).unwrap_or_default()
+    }
     /// Figures of the run for the JSON report (merged at its top level), beyond the common
     /// schema: latencies, rates, counts.
     fn figures(

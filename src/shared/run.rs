@@ -218,12 +218,13 @@ fn conclude<A: Algorithm>(
         &summary,
         figures,
         true,
+        &A::output_view,
     )
 }
 
 /// Print the summary, the message counts (for runs that exchange messages), the checks and
-/// the verdict; write the report (with `extra` fields merged in), trace and diagram. Returns
-/// the exit code.
+/// the verdict; write the report (with `extra` fields merged in, each rank's output as `view`
+/// shows it), trace and diagram. Returns the exit code.
 #[allow(clippy::too_many_arguments)]
 pub fn finish<O: Serialize>(
     name: &str,
@@ -234,6 +235,7 @@ pub fn finish<O: Serialize>(
     summary: &[String],
     extra: Option<Value>,
     messages: bool,
+    view: &dyn Fn(&O) -> Value,
 ) -> u8 {
     let m = run.metrics();
     println!(
@@ -271,7 +273,7 @@ pub fn finish<O: Serialize>(
     let mut code = verdict(run.ending, checks);
     println!("{}", verdict_line(run, code));
     if let Some(path) = &common.report {
-        let mut report = run.report(args_json, checks, summary);
+        let mut report = run.report_with(args_json, checks, summary, view);
         if let (Some(Value::Object(extra)), Value::Object(r)) = (extra, &mut report) {
             r.extend(extra);
         }

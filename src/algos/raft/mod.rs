@@ -440,6 +440,39 @@ impl Algorithm for Raft {
         Some(check::figures(args, run))
     }
 
+    /// Logs and applied entries as their extent, not entry by entry (a million of them would
+    /// cost seconds to write; the checker reads them all).
+    fn output_view(output: &Output) -> serde_json::Value {
+        match output {
+            Output::Server(s) => serde_json::json!({
+                "server": {
+                    "term": s.term,
+                    "led": s.led.iter().map(|l| serde_json::json!({"term": l.term, "at_ms": l.at_us as f64 / 1e3, "last_index": l.last_index})).collect::<Vec<_>>(),
+                    "commits": s.commits,
+                    "applied": s.applied.iter().map(|(first, v)| serde_json::json!({"from": first, "entries": v.len()})).collect::<Vec<_>>(),
+                    "executed": s.applied.iter().flat_map(|r| &r.1).filter(|a| a.id.is_some() && !a.dup).count(),
+                    "log": {"after": s.log_offset, "entries": s.log.len(), "last_term": s.log.last().map_or(0, |e| e.0)},
+                    "commit": s.commit,
+                    "leader_overwrites": s.leader_overwrites,
+                    "recovered": s.recovered,
+                    "catch_up_target": s.catch_up_target,
+                    "caught_up_ms": s.caught_up_us.map(|c| c as f64 / 1e3),
+                    "snapshots_taken": s.snapshots_taken,
+                    "snapshots_installed": s.snapshots_installed,
+                    "leader_at_end": s.leader_at_end,
+                    "gave_up": s.gave_up,
+                }
+            }),
+            Output::Client(c) => serde_json::json!({
+                "client": {
+                    "submitted": c.work.submitted,
+                    "answered": c.work.done.len(),
+                    "gets": c.reads.len(),
+                }
+            }),
+        }
+    }
+
     fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         check::summarize(args, run)
     }

@@ -192,9 +192,40 @@ impl<O> RunResult<O> {
     }
 }
 
+/// Arrays longer than this in a rank's output are shortened in the report.
+pub const REPORT_ARRAY_MAX: usize = 1000;
+
+/// `v` with every array of more than [`REPORT_ARRAY_MAX`] items replaced by
+/// `{"items": N, "first": [10 items], "last": [10 items]}`: a log of a million entries would
+/// make a report of hundreds of megabytes (the checker sees them all; the report says so).
+fn shorten(v: Value) -> Value {
+    match v {
+        Value::Array(a) if a.len() > REPORT_ARRAY_MAX => {
+            let n = a.len();
+            let first: Vec<Value> = a.iter().take(10).cloned().map(shorten).collect();
+            let last: Vec<Value> = a[n - 10..].iter().cloned().map(shorten).collect();
+            json!({"items": n, "first": first, "last": last})
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(shorten).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, shorten(v))).collect()),
+        other => other,
+    }
+}
+
 impl<O: Serialize> RunResult<O> {
     /// The JSON report (schema in the README).
     pub fn report(&self, args: Value, checks: &[Check], summary: &[String]) -> Value {
+        self.report_with(args, checks, summary, |o| json!(o))
+    }
+
+    /// The JSON report, each rank's output as `view` shows it (shortened either way).
+    pub fn report_with(
+        &self,
+        args: Value,
+        checks: &[Check],
+        summary: &[String],
+        view: impl Fn(&O) -> Value,
+    ) -> Value {
         let ranks: Vec<Value> = self
             .ranks
             .iter()
@@ -204,7 +235,7 @@ impl<O: Serialize> RunResult<O> {
                     "crashed": r.crashed,
                     "done": r.done,
                     "restarts": r.earlier.len(),
-                    "output": r.output,
+                    "output": shorten(view(&r.output)),
                     "metrics": r.metrics.to_json(),
                 })
             })
@@ -224,5 +255,19 @@ impl<O: Serialize> RunResult<O> {
             "metrics": self.metrics().to_json(),
             "ranks": ranks,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_arrays_are_shortened_in_the_report() {
+        let v = shorten(json!({"log": (0..5000).collect::<Vec<u32>>(), "vc": [1, 2, 3]}));
+        assert_eq!(v["vc"], json!([1, 2, 3]));
+        assert_eq!(v["log"]["items"], 5000);
+        assert_eq!(v["log"]["first"][0], 0);
+        assert_eq!(v["log"]["last"][9], 4999);
     }
 }

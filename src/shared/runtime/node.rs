@@ -65,6 +65,7 @@ pub struct Node<P: Process> {
     persist_crashes: VecDeque<u64>,
     /// The outputs of earlier lives.
     earlier: Vec<P::Output>,
+    started: bool,
 }
 
 const LABEL_MAX: usize = 96;
@@ -121,6 +122,7 @@ impl<P: Process> Node<P> {
             },
             faults,
             earlier: Vec::new(),
+            started: false,
         }
     }
 
@@ -160,6 +162,7 @@ impl<P: Process> Node<P> {
                     self.proc = proc;
                     self.crashed = false;
                     self.done = false;
+                    self.started = true;
                     self.timers.clear();
                     self.rec.note(
                         now_us,
@@ -193,9 +196,11 @@ impl<P: Process> Node<P> {
     }
 
     pub fn start(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
-        if self.crashed {
+        // Not at all if crashed at 0 ms; not again if restarted at 0 ms.
+        if self.crashed || self.started {
             return;
         }
+        self.started = true;
         self.handle(now_us, out, |p, ctx| p.on_start(ctx));
     }
 
