@@ -68,7 +68,12 @@ impl Kv {
         let s = self.sessions.entry(id.client).or_default();
         if low > s.low {
             s.low = low;
-            s.results = s.results.split_off(&low);
+            while let Some(e) = s.results.first_entry() {
+                if *e.key() >= low {
+                    break;
+                }
+                e.remove();
+            }
         }
         if id.seq < s.low || s.results.contains_key(&id.seq) {
             return None;
