@@ -9,7 +9,7 @@ use super::kv::{op_of, Op};
 use super::{Applied, Args, Output, RaftClientReport, ServerReport};
 use crate::algos::sequence_paxos::steps_summary;
 use crate::shared::clients::CommandId;
-use crate::shared::faults::FaultPlan;
+use crate::shared::faults::{FaultPlan, Life};
 use crate::shared::observe::latency;
 use crate::shared::{Check, Rank, RunResult};
 
@@ -361,15 +361,18 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
     let servers = run.np - args.clients as usize;
     let changes = leader_changes(run);
     // After each crash of the leader of the moment: how long until the next leader.
-    let mut downs: Vec<(u64, Rank)> = run
-        .faults
-        .crashes
-        .iter()
-        .chain(&run.faults.restarts)
-        .map(|c| (c.at_ms * 1000, c.rank))
-        .collect();
+    // A restart takes a rank down only if it was up.
+    let mut downs: Vec<(u64, Rank)> = Vec::new();
+    for rank in 0..run.np {
+        let mut up = true;
+        for (ms, life) in run.faults.life_of(rank) {
+            if up {
+                downs.push((ms * 1000, rank));
+            }
+            up = life == Life::Restart;
+        }
+    }
     downs.sort_unstable();
-    downs.dedup();
     let mut takeovers = Vec::new();
     for &(t, rank) in &downs {
         let leading = changes.iter().rev().find(|l| l.0 <= t);
