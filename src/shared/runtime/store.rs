@@ -124,6 +124,14 @@ impl Store for FileStore {
                     f.sync_data().unwrap_or_else(|e| fail(e));
                 }
                 std::fs::rename(&tmp, &self.path).unwrap_or_else(|e| fail(e));
+                if self.fsync {
+                    // The rename itself is durable only once the folder is synced.
+                    if let Some(dir) = self.path.parent() {
+                        File::open(dir)
+                            .and_then(|d| d.sync_all())
+                            .unwrap_or_else(|e| fail(e));
+                    }
+                }
                 self.file = OpenOptions::new()
                     .append(true)
                     .open(&self.path)
