@@ -4,13 +4,12 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::kv::Kv;
 use super::{Applied, Cmd, Config, Entry, Led, Msg, ServerReport, Snapshot, Timer};
+use crate::algos::leader_election::election_delay;
 use crate::shared::clients::{quorum_index, CommandId};
 use crate::shared::{Ctx, Rank};
 
@@ -294,14 +293,7 @@ impl Server {
     }
 
     fn arm_election(&self, ctx: &mut C, first: bool) {
-        let t = self.cfg.election.as_micros() as u64;
-        // Server 0 stands first, so that a run starts with a known leader (and `--crash 0@MS`
-        // crashes it); the others wait as after any leader's silence.
-        let after = if first && self.me == 0 {
-            Duration::from_micros(t / 5)
-        } else {
-            Duration::from_micros(ctx.rng().gen_range(t..2 * t))
-        };
+        let after = election_delay(self.me, first, self.cfg.election, ctx.rng());
         ctx.set_timer(Timer::Election, after);
     }
 
