@@ -731,6 +731,7 @@ mod tests {
                 output: out(vec![(b, 1.0)]),
                 earlier: Vec::new(),
                 metrics: Metrics::default(),
+                clock: Default::default(),
             },
             RankResult {
                 rank: 1,
@@ -739,6 +740,7 @@ mod tests {
                 output: out(vec![(b, 2.0)]),
                 earlier: Vec::new(),
                 metrics: Metrics::default(),
+                clock: Default::default(),
             },
         ];
         let run = RunResult {

@@ -5,6 +5,7 @@
 //! `workload` is the seeded random workload that the clock algorithms share.
 
 pub mod failure_detector;
+pub mod hashmap;
 pub mod lamport;
 pub mod leader_election;
 pub mod raft;

@@ -538,6 +538,7 @@ fn conclude(
             },
             earlier: Vec::new(),
             metrics: Metrics::default(),
+            clock: Default::default(),
         })
         .collect();
     let run = RunResult {

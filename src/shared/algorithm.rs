@@ -21,6 +21,10 @@ pub trait Algorithm {
     /// Whether the checker needs the event history (vector timestamps of every event) even
     /// when no trace or diagram was asked for.
     const NEEDS_HISTORY: bool = false;
+    /// Whether the checker compares times of different ranks (real-time order of operations):
+    /// under MPI the driver then measures each rank's clock offset against rank 0 at the start
+    /// ([`crate::shared::observe::report::ClockSync`]).
+    const NEEDS_CLOCKS: bool = false;
     /// Whether the processes draw tickets ([`Ctx::draw_ticket`](super::Ctx::draw_ticket)): under MPI the driver then
     /// hosts a shared counter in an RMA window on rank 0.
     const USES_TICKETS: bool = false;

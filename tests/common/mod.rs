@@ -20,6 +20,7 @@ pub fn bin(name: &str) -> PathBuf {
         "single-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_single-paxos")),
         "sequence-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_sequence-paxos")),
         "raft" => PathBuf::from(env!("CARGO_BIN_EXE_raft")),
+        "distributed-hashmap" => PathBuf::from(env!("CARGO_BIN_EXE_distributed-hashmap")),
         other => panic!("unknown binary {other}"),
     }
 }

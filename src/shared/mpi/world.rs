@@ -6,6 +6,7 @@
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
 use mpi::topology::{Color, Communicator, SimpleCommunicator};
+use mpi::point_to_point::{Destination, Source};
 use mpi::traits::{CommunicatorCollectives, Root};
 
 use crate::shared::process::Rank;
@@ -115,6 +116,37 @@ impl World {
         let mut pid = std::process::id();
         self.comm.process_at_rank(0).broadcast_into(&mut pid);
         pid
+    }
+    /// Cristian's clock synchronization against rank 0 (a collective call): this rank's
+    /// offset, rank 0's clock minus its own in µs (`now_us` read on each side), and the
+    /// offset's uncertainty, half the shortest of `rounds` round trips (plus the clocks' 1 µs
+    /// resolution). Rank 0 gets (0, 0). Adding the offset to a local time gives rank 0's time
+    /// within the uncertainty.
+    pub fn clock_offset(&self, now_us: impl Fn() -> i64, rounds: usize) -> (i64, i64) {
+        const SYNC_TAG: i32 = 9;
+        let me = self.rank();
+        if me == 0 {
+            for k in 1..self.size() {
+                let peer = self.comm.process_at_rank(k as i32);
+                for _ in 0..rounds {
+                    let (_, _): (i64, _) = peer.receive_with_tag(SYNC_TAG);
+                    peer.send_with_tag(&now_us(), SYNC_TAG);
+                }
+            }
+            return (0, 0);
+        }
+        let root = self.comm.process_at_rank(0);
+        let mut best = (i64::MAX, 0i64);
+        for _ in 0..rounds {
+            let t0 = now_us();
+            root.send_with_tag(&t0, SYNC_TAG);
+            let (theirs, _): (i64, _) = root.receive_with_tag(SYNC_TAG);
+            let t1 = now_us();
+            if t1 - t0 < best.0 {
+                best = (t1 - t0, theirs - (t0 + t1) / 2);
+            }
+        }
+        (best.1, best.0 / 2 + 1)
     }
     /// Broadcast rank 0's exit code so that every rank exits with it.
     pub fn agree_on_exit_code(&self, code: u8) -> u8 {

@@ -7,6 +7,7 @@
 pub mod diagram;
 pub mod history;
 pub mod latency;
+pub mod linearizability;
 pub mod metrics;
 pub mod report;
 pub mod trace;

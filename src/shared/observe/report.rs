@@ -78,6 +78,18 @@ pub struct RankResult<O> {
     /// crashed (empty unless it was restarted).
     pub earlier: Vec<O>,
     pub metrics: Metrics,
+    /// Its clock against rank 0's (zero in the simulator, whose time is one virtual clock).
+    #[serde(default)]
+    pub clock: ClockSync,
+}
+
+/// A rank's clock offset against rank 0's, measured at the start under MPI for algorithms
+/// that compare times across ranks ([`crate::shared::Algorithm::NEEDS_CLOCKS`]): rank 0's time
+/// is the rank's time plus `offset_us`, within `uncertainty_us`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSync {
+    pub offset_us: i64,
+    pub uncertainty_us: i64,
 }
 
 /// How the run ended.
@@ -144,6 +156,7 @@ impl<O> RunResult<O> {
                     done: true,
                     output,
                     earlier: Vec::new(),
+                    clock: ClockSync::default(),
                     metrics: Metrics::default(),
                 })
                 .collect(),

@@ -392,6 +392,7 @@ impl<P: Process> Node<P> {
                 output: self.proc.output(),
                 earlier: self.earlier,
                 metrics,
+                clock: Default::default(),
             },
             self.rec.into_events(),
         )

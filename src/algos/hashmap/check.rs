@@ -1,0 +1,422 @@
+//! The checks of a hashmap run (linearizability per key, completion), its figures and its
+//! summary.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::ring::key_name;
+use super::{Args, ClientReport, Config, OpRecord, Output, ReplicaReport, Version};
+use crate::algos::sequence_paxos::steps_summary;
+use crate::shared::faults::FaultPlan;
+use crate::shared::observe::latency;
+use crate::shared::observe::linearizability::{self, Operation, RegOp};
+use crate::shared::{Check, Rank, RunResult};
+
+/// Histories of at most this many operations on one key are shrunk to a minimal violation.
+const SHRINK_LIMIT: usize = 400;
+
+fn clients(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &ClientReport)> {
+    run.ranks.iter().filter_map(|r| match &r.output {
+        Output::Client(c) => Some((r.rank, r.crashed, c)),
+        Output::Replica(_) => None,
+    })
+}
+
+fn replicas(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &ReplicaReport)> {
+    run.ranks.iter().filter_map(|r| match &r.output {
+        Output::Replica(s) => Some((r.rank, r.crashed, s)),
+        Output::Client(_) => None,
+    })
+}
+
+/// A value as people read it: `v5.12` is what client 5 wrote in its operation 12.
+fn show(v: &Option<Vec<u8>>) -> String {
+    match v {
+        None => "nothing".into(),
+        Some(b) if b.len() >= 8 => {
+            let c = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let s = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+            format!("v{c}.{s}")
+        }
+        Some(b) => format!("{b:02x?}"),
+    }
+}
+
+/// The id of value `v`: equal values, equal ids.
+fn intern<'a>(ids: &mut HashMap<&'a [u8], u32>, v: &'a [u8]) -> u32 {
+    let n = ids.len() as u32;
+    *ids.entry(v).or_insert(n)
+}
+
+/// The linearizability verdict of a run.
+pub struct Verdict {
+    pub keys: usize,
+    pub ops: usize,
+    pub violations: Vec<String>,
+    /// The largest clock uncertainty of a client rank (µs).
+    pub uncertainty_us: i64,
+    pub elapsed_s: f64,
+}
+
+/// Check every key's history.
+pub fn linearizability(run: &RunResult<Output>) -> Verdict {
+    let started = Instant::now();
+    let mut ids: HashMap<&[u8], u32> = HashMap::new();
+    let mut per_key: BTreeMap<u32, Vec<(Operation, Rank, &OpRecord)>> = BTreeMap::new();
+    let mut uncertainty_us = 0;
+    for r in &run.ranks {
+        let Output::Client(c) = &r.output else {
+            continue;
+        };
+        let (off, slack) = (r.clock.offset_us, r.clock.uncertainty_us);
+        uncertainty_us = uncertainty_us.max(slack);
+        for o in &c.ops {
+            let op = match (&o.put, &o.got) {
+                (Some(v), _) => RegOp::Write(intern(&mut ids, v)),
+                (None, Some(got)) => RegOp::Read(got.as_ref().map(|v| intern(&mut ids, v))),
+                // A get that never returned constrains nothing.
+                (None, None) => continue,
+            };
+            let operation = Operation {
+                op,
+                invoke: o.invoke_us as i64 + off,
+                ret: o.return_us.map(|t| t as i64 + off),
+                slack,
+            };
+            per_key
+                .entry(o.key)
+                .or_default()
+                .push((operation, r.rank, o));
+        }
+    }
+    let mut violations = Vec::new();
+    let ops = per_key.values().map(|v| v.len()).sum();
+    for (key, hist) in &per_key {
+        let plain: Vec<Operation> = hist.iter().map(|h| h.0).collect();
+        if linearizability::check(&plain).is_ok() {
+            continue;
+        }
+        let (minimal, why) = linearizability::explain(&plain, SHRINK_LIMIT);
+        let ms = |t: i64| t as f64 / 1e3;
+        let listed: Vec<String> = minimal
+            .iter()
+            .map(|&i| {
+                let (op, rank, rec) = hist[i];
+                let what = match (&rec.put, &rec.got) {
+                    (Some(v), _) => format!("put {}", show(&Some(v.clone()))),
+                    (None, got) => format!("get -> {}", show(got.as_ref().unwrap_or(&None))),
+                };
+                let end = op.ret.map_or("never returned".into(), |t| format!("{:.3}", ms(t)));
+                format!("client {rank} {what} [{:.3}, {end}] ms", ms(op.invoke))
+            })
+            .collect();
+        violations.push(format!(
+            "{}: {why}: {}",
+            key_name(*key),
+            listed.join(", ")
+        ));
+    }
+    Verdict {
+        keys: per_key.len(),
+        ops,
+        violations,
+        uncertainty_us,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// Whether the plan lets every operation on a key of `group` complete.
+fn completion_required(
+    cfg: &Config,
+    faults: &FaultPlan,
+    group: &[Rank],
+) -> Result<(), String> {
+    let up = group.iter().filter(|&&r| !faults.down_at_end(r)).count();
+    let need = cfg.read_quorum.max(cfg.write_quorum);
+    if up < need {
+        return Err(format!(
+            "only {up} of its group {group:?} are up at the end, {need} needed"
+        ));
+    }
+    let timeout_ms = cfg.op_timeout.as_millis() as u64;
+    if let Some(p) = faults
+        .partitions
+        .iter()
+        .find(|p| p.to_ms.saturating_sub(p.from_ms) >= timeout_ms)
+    {
+        return Err(format!(
+            "a partition lasts {} ms, longer than --op-timeout {timeout_ms} ms",
+            p.to_ms - p.from_ms
+        ));
+    }
+    faults.never_delivers().map_or(Ok(()), Err)
+}
+
+/// Operations that did not complete: (client, record, why completion was not required).
+fn failures<'a>(
+    cfg: &Config,
+    run: &'a RunResult<Output>,
+) -> Vec<(Rank, bool, &'a OpRecord, Result<(), String>)> {
+    let mut v = Vec::new();
+    for (r, crashed, c) in clients(run) {
+        for o in c.ops.iter().filter(|o| o.return_us.is_none()) {
+            let required = if crashed {
+                Err("its client crashed".to_string())
+            } else {
+                completion_required(cfg, &run.faults, cfg.ring.group(&key_name(o.key)))
+            };
+            v.push((r, crashed, o, required));
+        }
+    }
+    v
+}
+
+/// The checks of a run.
+pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
+    let cfg = args.config(run.np);
+    let lin = linearizability(run);
+    let mut checks = vec![Check::from_violations(
+        "linearizability",
+        format!(
+            "{} operations on {} keys: every key's history has a linearization (clock uncertainty {} us)",
+            lin.ops, lin.keys, lin.uncertainty_us
+        ),
+        lin.violations,
+    )];
+    let failed = failures(&cfg, run);
+    let missing: Vec<String> = failed
+        .iter()
+        .filter(|f| f.3.is_ok())
+        .map(|(r, _, o, _)| {
+            format!(
+                "client {r}'s op {} on {} did not complete although its group kept a quorum ({})",
+                o.seq,
+                key_name(o.key),
+                o.failed.as_deref().unwrap_or("still pending")
+            )
+        })
+        .collect();
+    let excused = failed.len() - missing.len();
+    let total: usize = clients(run)
+        .filter(|c| !c.1)
+        .map(|c| c.2.ops.len())
+        .sum();
+    checks.push(Check::from_violations(
+        "completion",
+        if excused == 0 {
+            format!("all {total} operations of correct clients completed")
+        } else {
+            format!(
+                "every operation on a key whose group kept a quorum completed; {excused} others did not (groups without a quorum, or a crashed client)"
+            )
+        },
+        missing,
+    ));
+    checks
+}
+
+/// Keys whose live replicas hold different versions at the end.
+fn divergent(cfg: &Config, run: &RunResult<Output>) -> usize {
+    let mut versions: BTreeMap<&str, Vec<(Rank, Version)>> = BTreeMap::new();
+    for (r, crashed, s) in replicas(run) {
+        if !crashed {
+            for (k, v) in &s.store {
+                versions.entry(k).or_default().push((r, *v));
+            }
+        }
+    }
+    versions
+        .iter()
+        .filter(|(k, held)| {
+            let live = cfg
+                .ring
+                .group(k)
+                .iter()
+                .filter(|&&r| !run.faults.down_at_end(r))
+                .count();
+            held.len() < live || held.iter().any(|h| h.1 != held[0].1)
+        })
+        .count()
+}
+
+/// The figures of a run.
+pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
+    let cfg = args.config(run.np);
+    let lin = linearizability(run);
+    let all: Vec<(i64, &OpRecord)> = run
+        .ranks
+        .iter()
+        .filter_map(|r| match &r.output {
+            Output::Client(c) => Some((r.clock.offset_us, c)),
+            Output::Replica(_) => None,
+        })
+        .flat_map(|(off, c)| c.ops.iter().map(move |o| (off, o)))
+        .collect();
+    let done: Vec<&(i64, &OpRecord)> = all.iter().filter(|o| o.1.return_us.is_some()).collect();
+    let gets: Vec<&OpRecord> = done.iter().map(|o| o.1).filter(|o| o.put.is_none()).collect();
+    let puts: Vec<&OpRecord> = done.iter().map(|o| o.1).filter(|o| o.put.is_some()).collect();
+    let first = done.iter().map(|(off, o)| o.invoke_us as i64 + off).min();
+    let last = done
+        .iter()
+        .filter_map(|(off, o)| o.return_us.map(|t| t as i64 + off))
+        .max();
+    let span_s = match (first, last) {
+        (Some(f), Some(l)) if l > f => (l - f) as f64 / 1e6,
+        _ => 0.0,
+    };
+    let lat = |v: &[&OpRecord]| {
+        latency::summary_ms(
+            v.iter()
+                .map(|o| o.return_us.unwrap_or(0).saturating_sub(o.invoke_us)),
+        )
+    };
+    let mean = |v: &[&OpRecord], f: &dyn Fn(&OpRecord) -> f64| {
+        (!v.is_empty()).then(|| v.iter().map(|o| f(o)).sum::<f64>() / v.len() as f64)
+    };
+    let m = run.metrics();
+    let n = cfg.replicas as f64;
+    let op_kinds = ["Query", "QueryResp", "Store", "StoreAck"];
+    let op_messages: u64 = op_kinds.iter().map(|k| m.sent_of(k)).sum();
+    // Every phase sends to the group and hears from all of it: 2N messages a round trip.
+    let trips: u64 = done.iter().map(|o| o.1.trips as u64).sum();
+    let per_op = |x: u64| (!done.is_empty()).then(|| x as f64 / done.len() as f64);
+    let write_backs = gets.iter().filter(|o| o.trips > 1).count();
+    let repaired: u64 = replicas(run).map(|r| r.2.repaired).sum();
+    json!({
+        "operations": done.len(),
+        "failed_operations": all.len() - done.len(),
+        "ops_per_s": (span_s > 0.0).then(|| done.len() as f64 / span_s),
+        "span_s": span_s,
+        "get_latency": lat(&gets),
+        "put_latency": lat(&puts),
+        "round_trips_per_get": mean(&gets, &|o| o.trips as f64),
+        "round_trips_per_put": mean(&puts, &|o| o.trips as f64),
+        "gets_with_write_back": write_backs,
+        "communication_steps": steps_summary(done.iter().map(|o| o.1.steps)),
+        "messages_per_op": per_op(op_messages),
+        "theoretical_messages_per_op": per_op((2.0 * n) as u64 * trips),
+        "theory": "2N messages per round trip (N requests to the group, N answers); 2 round trips per put, 1 per get or 2 with a write-back",
+        "bytes_per_op": per_op(m.total.bytes_sent),
+        "anti_entropy": {
+            "exchanges": replicas(run).map(|r| r.2.exchanges).sum::<u64>(),
+            "keys_repaired": repaired,
+            "messages": m.sent_of("Digests") + m.sent_of("Entries"),
+        },
+        "divergent_keys_at_end": divergent(&cfg, run),
+        "checker": {
+            "operations": lin.ops,
+            "keys": lin.keys,
+            "seconds": lin.elapsed_s,
+            "ms_per_10k_ops": (lin.ops > 0).then(|| lin.elapsed_s * 1e3 * 1e4 / lin.ops as f64),
+            "clock_uncertainty_us": lin.uncertainty_us,
+            "violations": lin.violations.len(),
+        },
+    })
+}
+
+/// Human-readable lines.
+pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
+    let cfg = args.config(run.np);
+    let mut lines = vec![format!(
+        "servers 0-{}, clients {}-{}; {} keys, {} replicas each (R={}, W={}{}), {} ops per client ({}% gets), {} in flight{}",
+        cfg.servers - 1,
+        cfg.servers,
+        run.np - 1,
+        cfg.keys,
+        cfg.replicas,
+        cfg.read_quorum,
+        cfg.write_quorum,
+        if cfg.read_quorum + cfg.write_quorum <= cfg.replicas {
+            ": R + W <= N, reads may miss writes"
+        } else {
+            ""
+        },
+        cfg.ops,
+        (args.read_ratio * 100.0).round(),
+        cfg.inflight,
+        cfg.anti_entropy
+            .map_or(String::new(), |p| format!(", anti-entropy every {} ms", p.as_millis()))
+    )];
+    for r in &run.ranks {
+        let tail = if r.crashed { " (crashed)" } else { "" };
+        lines.push(match &r.output {
+            Output::Replica(s) => format!(
+                "server {}: {} keys{}{}",
+                r.rank,
+                s.store.len(),
+                if cfg.anti_entropy.is_some() {
+                    format!(", {} exchanges, {} keys repaired", s.exchanges, s.repaired)
+                } else {
+                    String::new()
+                },
+                tail
+            ),
+            Output::Client(c) => format!(
+                "client {}: {} of {} operations completed{}{}",
+                r.rank,
+                c.ops.iter().filter(|o| o.return_us.is_some()).count(),
+                c.ops.len(),
+                if c.gave_up { ", gave up" } else { "" },
+                tail
+            ),
+        });
+    }
+    let failed = failures(&cfg, run);
+    if !failed.is_empty() {
+        let mut by_key: BTreeMap<u32, usize> = BTreeMap::new();
+        for f in &failed {
+            *by_key.entry(f.2.key).or_default() += 1;
+        }
+        lines.push(format!(
+            "{} operations on {} keys did not complete:",
+            failed.len(),
+            by_key.len()
+        ));
+        for (r, _, o, req) in failed.iter().take(5) {
+            lines.push(format!(
+                "  client {r} op {} on {}: {}{}",
+                o.seq,
+                key_name(o.key),
+                o.failed.as_deref().unwrap_or("pending when its client crashed"),
+                req.as_ref()
+                    .err()
+                    .map_or(String::new(), |why| format!(" ({why})"))
+            ));
+        }
+        if failed.len() > 5 {
+            lines.push(format!("  and {} more", failed.len() - 5));
+        }
+    }
+    let f = figures(args, run);
+    let ms = |k: &str, q: &str| f[k][q].as_f64().unwrap_or(f64::NAN);
+    lines.push(format!(
+        "{} operations, {:.0} ops/s; get p50 {:.3} ms p99 {:.3} ms ({:.2} round trips), put p50 {:.3} ms p99 {:.3} ms ({:.2}); {:.1} messages per op (theory {:.1})",
+        f["operations"],
+        f["ops_per_s"].as_f64().unwrap_or(0.0),
+        ms("get_latency", "p50_ms"),
+        ms("get_latency", "p99_ms"),
+        f["round_trips_per_get"].as_f64().unwrap_or(f64::NAN),
+        ms("put_latency", "p50_ms"),
+        ms("put_latency", "p99_ms"),
+        f["round_trips_per_put"].as_f64().unwrap_or(f64::NAN),
+        f["messages_per_op"].as_f64().unwrap_or(f64::NAN),
+        f["theoretical_messages_per_op"].as_f64().unwrap_or(f64::NAN),
+    ));
+    let ch = &f["checker"];
+    lines.push(format!(
+        "linearizability checked over {} operations on {} keys in {:.3} s (clock uncertainty {} us); {} divergent key(s) at the end{}",
+        ch["operations"],
+        ch["keys"],
+        ch["seconds"].as_f64().unwrap_or(0.0),
+        ch["clock_uncertainty_us"],
+        f["divergent_keys_at_end"],
+        if cfg.anti_entropy.is_some() {
+            format!(", {} repaired by anti-entropy", f["anti_entropy"]["keys_repaired"])
+        } else {
+            String::new()
+        }
+    ));
+    lines
+}

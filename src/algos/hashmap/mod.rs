@@ -1,0 +1,403 @@
+//! A distributed hashmap: keys partitioned over a consistent-hashing ring, each key replicated
+//! on a group of servers and read and written through quorums (ABD, multi-writer), with
+//! anti-entropy and a linearizability checker.
+//!
+//! Roles by rank: servers `[0, S)` hold replicas, clients `[S, np)` run operations
+//! (`--clients C`, so S = np - C).
+//!
+//! - **Placement.** Every server puts `--vnodes` points on a ring of 64-bit hashes ([`ring`]);
+//!   a key's replica group is the first `--replicas N` distinct servers clockwise from the
+//!   key's hash (default: all servers). With N < S the keys, and the load, spread.
+//! - **Versions.** Each replica stores, per key, a value and its version: a Lamport timestamp
+//!   (clock, writer rank), totally ordered. A replica keeps a write only if its version is
+//!   higher than the one it has, so replicas converge to the highest version they saw.
+//! - **Writes** (two round trips): the client asks the key's group for their versions and waits
+//!   for a read quorum of `--read-quorum R` answers (query phase); it then picks a version
+//!   above the highest it saw (its Lamport clock) and stores the value at the group, done when
+//!   a write quorum of `--write-quorum W` acknowledged (store phase).
+//! - **Reads** (one or two round trips): the query phase as above; the value with the highest
+//!   version is the answer. If fewer than W of the answers already had it, the client first
+//!   writes it back (read repair) to a write quorum, so that no later read can return an older
+//!   value: the step that makes ABD linearizable rather than merely regular.
+//! - **Quorums.** With R + W > N every read quorum meets every write quorum, and the run is
+//!   linearizable under any crashes, drops, duplicates and delays (default: majorities). With
+//!   R + W <= N (e.g. `--read-quorum 1 --write-quorum 1`) a read can miss the latest write: the
+//!   checker finds the stale reads, the Dynamo lesson.
+//! - **Faults.** Clients resend a phase's message to the replicas that have not answered every
+//!   `--retry`; replicas answer every copy (a store is idempotent, answers carry the
+//!   operation's sequence number and the phase they belong to, so duplicates and late answers
+//!   are ignored). An operation that has not completed after `--op-timeout` is abandoned and
+//!   reported with why (which replicas answered, how many were needed): with a majority of a
+//!   group down, its keys' operations fail that way, the others go on.
+//! - **Anti-entropy** (`--anti-entropy MS`): every MS each server picks the next server it
+//!   shares ring segments with and sends one digest per shared segment (an XOR of hashes of
+//!   its keys and versions); for segments that differ the other sends its entries, and each
+//!   side keeps the newer version of every key: the repairs are counted.
+//!
+//! Checks in every run:
+//! - linearizability: per key (P-compositionality), every client's operations, with the
+//!   intervals in which they were pending on rank 0's clock (each rank's offset is measured
+//!   at the start under MPI, and intervals are widened by its uncertainty), admit a sequential
+//!   order of a register ([`crate::shared::observe::linearizability`]); on a violation the
+//!   minimal set of operations that admits none, and why;
+//! - completion, where the plan permits: every operation of a correct client on a key whose
+//!   group keeps a quorum up (and links that deliver) completed. Operations on keys whose group
+//!   lost its quorum are listed with why.
+
+mod check;
+pub mod client;
+pub mod replica;
+pub mod ring;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use self::client::Client;
+use self::replica::Replica;
+use self::ring::Ring;
+use crate::shared::clients::majority;
+use crate::shared::faults::FaultPlan;
+use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
+
+/// A Lamport timestamp: the writer's clock, then its rank; totally ordered.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub struct Version {
+    pub clock: u64,
+    pub writer: u32,
+}
+
+/// A stored value and its version.
+pub type Stored = (Version, Vec<u8>);
+
+/// Messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Msg {
+    /// Client to replica, query phase of operation `op`: what do you hold for `key`?
+    Query { op: u32, key: String },
+    QueryResp { op: u32, stored: Option<Stored> },
+    /// Client to replica, store phase (a write, or a read's write-back).
+    Store {
+        op: u32,
+        key: String,
+        version: Version,
+        value: Vec<u8>,
+    },
+    StoreAck { op: u32 },
+    /// Client to server: all my operations are over (servers running anti-entropy stop).
+    Finished,
+    FinishedAck,
+    /// Anti-entropy: a digest of each segment both servers replicate.
+    Digests { segs: Vec<(u32, u64)> },
+    /// Anti-entropy: the sender's entries of `segs`; `reply`: answer with yours where newer.
+    Entries {
+        segs: Vec<u32>,
+        items: Vec<(String, Stored)>,
+        reply: bool,
+    },
+}
+
+impl Kind for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Query { .. } => "Query",
+            Msg::QueryResp { .. } => "QueryResp",
+            Msg::Store { .. } => "Store",
+            Msg::StoreAck { .. } => "StoreAck",
+            Msg::Finished => "Finished",
+            Msg::FinishedAck => "FinishedAck",
+            Msg::Digests { .. } => "Digests",
+            Msg::Entries { .. } => "Entries",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// Client: resend unanswered phases, abandon operations past `--op-timeout`.
+    Retry,
+    /// Server: the next anti-entropy exchange.
+    AntiEntropy,
+    /// Stop waiting.
+    GiveUp,
+}
+
+/// The run's configuration, shared by all ranks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub servers: usize,
+    pub clients: usize,
+    pub replicas: usize,
+    pub read_quorum: usize,
+    pub write_quorum: usize,
+    pub ops: u32,
+    pub keys: u32,
+    pub read_permille: u32,
+    pub inflight: usize,
+    pub value_bytes: usize,
+    pub anti_entropy: Option<Duration>,
+    pub retry: Duration,
+    pub op_timeout: Duration,
+    pub give_up: Duration,
+    pub ring: Ring,
+}
+
+/// Options of the `distributed-hashmap` binary.
+#[derive(clap::Args, Debug, Clone, Serialize)]
+pub struct Args {
+    /// Client ranks (the last C ranks; the others are servers).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub clients: u64,
+    /// Replicas of each key, N (0: every server).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub replicas: u64,
+    /// Answers a query phase waits for, R (0: a majority of N).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub read_quorum: u64,
+    /// Acknowledgements a store phase waits for, W (0: a majority of N).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub write_quorum: u64,
+    /// Operations each client runs.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000_000))]
+    pub ops: u32,
+    /// Keys (named key-0, key-1, ...), each operation's drawn uniformly.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
+    pub keys: u32,
+    /// Share of gets among the operations (the rest are puts).
+    #[arg(long, default_value_t = 0.5, value_parser = crate::shared::faults::parse_probability)]
+    pub read_ratio: f64,
+    /// Operations a client keeps pending at most.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub inflight: u64,
+    /// Bytes of each written value (at least its 12-byte id).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(12..=1_000_000))]
+    pub value_bytes: u64,
+    /// Points on the ring per server.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub vnodes: u64,
+    /// Anti-entropy exchange period (ms; 0: off).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    pub anti_entropy: u64,
+    /// A phase unanswered for this long is resent to the replicas that have not answered (ms).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub retry: u64,
+    /// An operation not complete after this long is abandoned and reported (ms).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub op_timeout: u64,
+    /// Ranks stop waiting after this long, so that a run whose faults forbid progress ends (ms).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub give_up: u64,
+}
+
+impl Args {
+    pub fn config(&self, np: usize) -> Config {
+        let servers = np - self.clients as usize;
+        let replicas = if self.replicas == 0 {
+            servers
+        } else {
+            self.replicas as usize
+        };
+        let quorum = |q: u64| {
+            if q == 0 {
+                majority(replicas)
+            } else {
+                q as usize
+            }
+        };
+        Config {
+            servers,
+            clients: self.clients as usize,
+            replicas,
+            read_quorum: quorum(self.read_quorum),
+            write_quorum: quorum(self.write_quorum),
+            ops: self.ops,
+            keys: self.keys,
+            read_permille: (self.read_ratio * 1000.0).round() as u32,
+            inflight: self.inflight as usize,
+            value_bytes: self.value_bytes as usize,
+            anti_entropy: (self.anti_entropy > 0).then(|| Duration::from_millis(self.anti_entropy)),
+            retry: Duration::from_millis(self.retry),
+            op_timeout: Duration::from_millis(self.op_timeout),
+            give_up: Duration::from_millis(self.give_up),
+            ring: Ring::new(servers, self.vnodes as usize, replicas),
+        }
+    }
+}
+
+/// A server's or a client's rank.
+#[derive(Debug, Clone)]
+pub enum Node {
+    Replica(Box<Replica>),
+    Client(Box<Client>),
+}
+
+/// One operation as its client saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpRecord {
+    pub seq: u32,
+    /// The key's number (its name is [`ring::key_name`]).
+    pub key: u32,
+    /// A put's value; `None` for a get.
+    pub put: Option<Vec<u8>>,
+    /// A get's answer (`Some(None)`: the key was empty); `None` for puts and unanswered gets.
+    pub got: Option<Option<Vec<u8>>>,
+    /// Invoked and returned, µs on the client's clock (`None`: never returned).
+    pub invoke_us: u64,
+    pub return_us: Option<u64>,
+    /// Round trips (phases) it took.
+    pub trips: u8,
+    /// Communication steps from invoke to return.
+    pub steps: u32,
+    /// Why it did not complete.
+    pub failed: Option<String>,
+}
+
+/// What a client reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// Every operation it invoked, in invoke order.
+    pub ops: Vec<OpRecord>,
+    pub gave_up: bool,
+}
+
+/// What a server reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaReport {
+    /// Every key it holds and the version.
+    pub store: Vec<(String, Version)>,
+    /// Keys it took a newer version of from anti-entropy.
+    pub repaired: u64,
+    /// Anti-entropy exchanges it started.
+    pub exchanges: u64,
+    pub gave_up: bool,
+}
+
+/// What a rank reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Output {
+    Replica(ReplicaReport),
+    Client(ClientReport),
+}
+
+impl Process for Node {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Output = Output;
+
+    fn on_start(&mut self, ctx: &mut Ctx<Msg, Timer>) {
+        match self {
+            Node::Replica(s) => s.on_start(ctx),
+            Node::Client(c) => c.on_start(ctx),
+        }
+    }
+    fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut Ctx<Msg, Timer>) {
+        match self {
+            Node::Replica(s) => s.on_message(from, msg, ctx),
+            Node::Client(c) => c.on_message(from, msg, ctx),
+        }
+    }
+    fn on_timer(&mut self, t: Timer, ctx: &mut Ctx<Msg, Timer>) {
+        match self {
+            Node::Replica(s) => s.on_timer(t, ctx),
+            Node::Client(c) => c.on_timer(t, ctx),
+        }
+    }
+    fn is_done(&self) -> bool {
+        match self {
+            Node::Replica(s) => s.is_done(),
+            Node::Client(c) => c.is_done(),
+        }
+    }
+    fn output(&self) -> Output {
+        match self {
+            Node::Replica(s) => Output::Replica(s.report()),
+            Node::Client(c) => Output::Client(c.report()),
+        }
+    }
+}
+
+/// The `distributed-hashmap` binary.
+pub struct Hashmap;
+
+impl Algorithm for Hashmap {
+    const NAME: &'static str = "distributed-hashmap";
+    const ABOUT: &'static str = "A distributed hashmap: keys on a consistent-hashing ring, each replicated on --replicas servers and read and written through quorums (ABD: versions are Lamport timestamps, reads write back), retransmission, anti-entropy (--anti-entropy). Checks linearizability of every client's history per key, and completion wherever a key's group keeps a quorum.";
+    const NEEDS_CLOCKS: bool = true;
+    type Args = Args;
+    type Proc = Node;
+
+    fn validate(args: &Args, np: usize, _faults: &FaultPlan) -> Result<(), String> {
+        let c = args.clients as usize;
+        if c >= np {
+            return Err(format!(
+                "--clients {c} leaves no server at np={np}: the hashmap needs at least one server rank besides the clients"
+            ));
+        }
+        let servers = np - c;
+        if args.replicas as usize > servers {
+            return Err(format!(
+                "--replicas {} is more than the {servers} servers at np={np} with {c} client(s)",
+                args.replicas
+            ));
+        }
+        if args.keys == 0 {
+            return Err("--keys must be at least 1: operations need a key".into());
+        }
+        let cfg = args.config(np);
+        for (flag, q) in [
+            ("--read-quorum", cfg.read_quorum),
+            ("--write-quorum", cfg.write_quorum),
+        ] {
+            if q > cfg.replicas {
+                return Err(format!(
+                    "{flag} {q} is more than the {} replicas of a key: no quorum could ever answer",
+                    cfg.replicas
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn build(args: &Args, rank: Rank, np: usize) -> Node {
+        let cfg = Arc::new(args.config(np));
+        if rank < cfg.servers {
+            Node::Replica(Box::new(Replica::new(rank, cfg)))
+        } else {
+            Node::Client(Box::new(Client::new(rank, cfg)))
+        }
+    }
+
+    fn check(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
+        check::checks(args, run)
+    }
+
+    fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
+        Some(check::figures(args, run))
+    }
+
+    /// Histories and stores as counts (the checker reads them all).
+    fn output_view(output: &Output) -> serde_json::Value {
+        match output {
+            Output::Replica(s) => serde_json::json!({
+                "replica": {"keys": s.store.len(), "repaired": s.repaired, "exchanges": s.exchanges, "gave_up": s.gave_up}
+            }),
+            Output::Client(c) => serde_json::json!({
+                "client": {
+                    "ops": c.ops.len(),
+                    "completed": c.ops.iter().filter(|o| o.return_us.is_some()).count(),
+                    "failed": c.ops.iter().filter(|o| o.failed.is_some()).count(),
+                    "gave_up": c.gave_up,
+                }
+            }),
+        }
+    }
+
+    fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
+        check::summarize(args, run)
+    }
+}

@@ -1,0 +1,224 @@
+//! A server: the replicas of the keys whose groups it is in, answering queries and stores, and
+//! (with `--anti-entropy`) repairing its keys against the servers it shares segments with.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::ring::hash;
+use super::{Config, Msg, ReplicaReport, Stored, Timer, Version};
+use crate::shared::{Ctx, Rank};
+
+type C<'a> = Ctx<'a, Msg, Timer>;
+
+#[derive(Debug, Clone)]
+pub struct Replica {
+    pub me: Rank,
+    cfg: Arc<Config>,
+    /// key -> (version, value, segment).
+    store: BTreeMap<String, (Stored, u32)>,
+    peers: Vec<Rank>,
+    next_peer: usize,
+    finished: BTreeSet<Rank>,
+    repaired: u64,
+    exchanges: u64,
+    gave_up: bool,
+}
+
+/// The digest of one entry: order-free when XORed over a segment.
+fn entry_hash(key: &str, v: Version) -> u64 {
+    let mut bytes = key.as_bytes().to_vec();
+    bytes.extend_from_slice(&v.clock.to_le_bytes());
+    bytes.extend_from_slice(&v.writer.to_le_bytes());
+    hash(&bytes)
+}
+
+impl Replica {
+    pub fn new(me: Rank, cfg: Arc<Config>) -> Self {
+        Replica {
+            me,
+            peers: cfg.ring.peers(me),
+            cfg,
+            store: BTreeMap::new(),
+            next_peer: 0,
+            finished: BTreeSet::new(),
+            repaired: 0,
+            exchanges: 0,
+            gave_up: false,
+        }
+    }
+
+    /// Without anti-entropy a server has no work of its own; with it, it exchanges until every
+    /// client said it is finished.
+    pub fn is_done(&self) -> bool {
+        self.cfg.anti_entropy.is_none() || self.gave_up || self.finished.len() == self.cfg.clients
+    }
+
+    /// Keep `stored` for `key` if it is newer than ours; whether it was.
+    fn absorb(&mut self, key: &str, stored: Stored) -> bool {
+        match self.store.get_mut(key) {
+            Some((mine, _)) if mine.0 >= stored.0 => false,
+            Some((mine, _)) => {
+                *mine = stored;
+                true
+            }
+            None => {
+                let seg = self.cfg.ring.segment(key);
+                self.store.insert(key.to_string(), (stored, seg));
+                true
+            }
+        }
+    }
+
+    /// The digest of each of `segs` (0 for an empty one).
+    fn digests(&self, segs: &[u32]) -> Vec<(u32, u64)> {
+        let mut d: BTreeMap<u32, u64> = segs.iter().map(|&s| (s, 0)).collect();
+        for (k, ((v, _), seg)) in &self.store {
+            if let Some(x) = d.get_mut(seg) {
+                *x ^= entry_hash(k, *v);
+            }
+        }
+        d.into_iter().collect()
+    }
+
+    fn entries<'a>(
+        &'a self,
+        segs: &'a BTreeSet<u32>,
+    ) -> impl Iterator<Item = (&'a String, &'a Stored)> + 'a {
+        self.store
+            .iter()
+            .filter(|(_, (_, s))| segs.contains(s))
+            .map(|(k, (st, _))| (k, st))
+    }
+
+    pub fn on_start(&mut self, ctx: &mut C) {
+        if let Some(p) = self.cfg.anti_entropy {
+            if !self.peers.is_empty() {
+                ctx.set_timer(Timer::AntiEntropy, p);
+            }
+            ctx.set_timer(Timer::GiveUp, self.cfg.give_up);
+        }
+    }
+
+    pub fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut C) {
+        match msg {
+            Msg::Query { op, key } => {
+                let stored = self.store.get(&key).map(|(s, _)| s.clone());
+                ctx.send(from, Msg::QueryResp { op, stored });
+            }
+            Msg::Store {
+                op,
+                key,
+                version,
+                value,
+            } => {
+                // Idempotent: an older or repeated store changes nothing, and is acknowledged
+                // (the replica holds that version or a newer one).
+                self.absorb(&key, (version, value));
+                ctx.send(from, Msg::StoreAck { op });
+            }
+            Msg::Finished => {
+                if from >= self.cfg.servers && self.finished.insert(from) && self.is_done() {
+                    ctx.note("every client finished");
+                    ctx.cancel_timer(Timer::AntiEntropy);
+                    ctx.cancel_timer(Timer::GiveUp);
+                }
+                ctx.send(from, Msg::FinishedAck);
+            }
+            Msg::Digests { segs } => {
+                let mine: BTreeMap<u32, u64> = self
+                    .digests(&segs.iter().map(|s| s.0).collect::<Vec<_>>())
+                    .into_iter()
+                    .collect();
+                let differ: BTreeSet<u32> = segs
+                    .iter()
+                    .filter(|(s, d)| mine.get(s).is_some_and(|m| m != d))
+                    .map(|s| s.0)
+                    .collect();
+                if !differ.is_empty() {
+                    let items = self
+                        .entries(&differ)
+                        .map(|(k, s)| (k.clone(), s.clone()))
+                        .collect();
+                    let segs = differ.into_iter().collect();
+                    ctx.send(
+                        from,
+                        Msg::Entries {
+                            segs,
+                            items,
+                            reply: true,
+                        },
+                    );
+                }
+            }
+            Msg::Entries { segs, items, reply } => {
+                let theirs: BTreeMap<&String, Version> =
+                    items.iter().map(|(k, s)| (k, s.0)).collect();
+                let segs: BTreeSet<u32> = segs.into_iter().collect();
+                let back: Vec<(String, Stored)> = if reply {
+                    self.entries(&segs)
+                        .filter(|(k, s)| theirs.get(k).is_none_or(|v| *v < s.0))
+                        .map(|(k, s)| (k.clone(), s.clone()))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let mut fixed = 0;
+                for (k, s) in items {
+                    if self.absorb(&k, s) {
+                        fixed += 1;
+                    }
+                }
+                if fixed > 0 {
+                    self.repaired += fixed;
+                    ctx.local(format!("anti-entropy: {fixed} key(s) repaired from {from}"));
+                }
+                if !back.is_empty() {
+                    let segs = segs.into_iter().collect();
+                    ctx.send(
+                        from,
+                        Msg::Entries {
+                            segs,
+                            items: back,
+                            reply: false,
+                        },
+                    );
+                }
+            }
+            Msg::QueryResp { .. } | Msg::StoreAck { .. } | Msg::FinishedAck => {}
+        }
+    }
+
+    pub fn on_timer(&mut self, t: Timer, ctx: &mut C) {
+        match t {
+            Timer::AntiEntropy => {
+                let peer = self.peers[self.next_peer % self.peers.len()];
+                self.next_peer += 1;
+                self.exchanges += 1;
+                let segs = self.digests(&self.cfg.ring.shared_segments(self.me, peer));
+                ctx.send(peer, Msg::Digests { segs });
+                if let Some(p) = self.cfg.anti_entropy {
+                    ctx.set_timer(Timer::AntiEntropy, p);
+                }
+            }
+            Timer::GiveUp => {
+                self.gave_up = true;
+                ctx.note("gave up");
+                ctx.cancel_timer(Timer::AntiEntropy);
+            }
+            Timer::Retry => {}
+        }
+    }
+
+    pub fn report(&self) -> ReplicaReport {
+        ReplicaReport {
+            store: self
+                .store
+                .iter()
+                .map(|(k, ((v, _), _))| (k.clone(), *v))
+                .collect(),
+            repaired: self.repaired,
+            exchanges: self.exchanges,
+            gave_up: self.gave_up,
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! A linearizability checker for histories of read/write registers, in the style of Wing &
+//! Gong with Lowe's memoization (the algorithm of Porcupine and Knossos' `wgl`).
+//!
+//! A history is a set of operations, each with the interval in which it was pending (invoke to
+//! return, on one clock) and what it wrote or read. It is linearizable if the operations can be
+//! put in one sequential order that respects real time (an operation that returned before
+//! another was invoked comes first) and in which every read returns the latest write before it
+//! (or nothing, if there is none). A key-value map is linearizable iff each key's history is
+//! (P-compositionality: linearizability is local), so callers check key by key, which keeps the
+//! search small.
+//!
+//! The search walks the operations in invoke order, tries to linearize each one whose invoke
+//! came before the earliest pending return, and backtracks when a return is reached with its
+//! operation not linearized. A cache of (set of linearized operations, register value) cuts
+//! the revisits that make the naive search exponential.
+//!
+//! - An operation that never returned (timed out) may have taken effect or not: a write keeps
+//!   an open interval (it may be linearized at any point after its invoke, last included,
+//!   which is the same as never); a read that never returned constrains nothing and is left out.
+//! - Clock uncertainty: intervals are widened by each operation's uncertainty on both sides,
+//!   so two operations that might have overlapped count as concurrent and no violation is
+//!   reported that a clock error could explain. Operations that touch (one returns the
+//!   microsecond the other is invoked) also count as concurrent.
+//! - On a violation, [`explain`] shrinks the history to a minimal set of operations that is
+//!   still not linearizable (without any one of them it would be) and says why.
+
+use std::collections::HashSet;
+
+/// What an operation did. Values are ids: equal ids are equal values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegOp {
+    Write(u32),
+    /// The value read; `None`: the register was empty.
+    Read(Option<u32>),
+}
+
+/// One operation of a register's history (times in µs on one clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    pub op: RegOp,
+    pub invoke: i64,
+    /// `None`: it never returned.
+    pub ret: Option<i64>,
+    /// How far either end may be off (clock uncertainty, µs).
+    pub slack: i64,
+}
+
+impl Operation {
+    fn start(&self) -> i64 {
+        self.invoke - self.slack
+    }
+    fn end(&self) -> i64 {
+        self.ret.map_or(i64::MAX, |r| r.saturating_add(self.slack))
+    }
+    /// Whether `self` surely returned before `other` was invoked.
+    pub fn precedes(&self, other: &Operation) -> bool {
+        self.end() < other.start()
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Node {
+    op: usize,
+    is_call: bool,
+    /// For a call: the index of its return node.
+    mate: usize,
+    prev: usize,
+    next: usize,
+}
+
+const NIL: usize = usize::MAX;
+
+/// The verdict on one register's history: `Ok` or the operations (indices into the input) of
+/// the longest linearization found before the search gave up.
+pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
+    let ops: Vec<(usize, &Operation)> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.ret.is_some() || matches!(o.op, RegOp::Write(_)))
+        .collect();
+    if ops.is_empty() {
+        return Ok(());
+    }
+    // Events: calls at their start, returns at their end; at equal times calls first (so that
+    // touching intervals overlap).
+    let mut events: Vec<(i64, bool, usize)> = Vec::with_capacity(ops.len() * 2);
+    for (k, (_, o)) in ops.iter().enumerate() {
+        events.push((o.start(), true, k));
+        events.push((o.end(), false, k));
+    }
+    events.sort_by_key(|&(t, call, k)| (t, !call, k));
+    // A doubly linked list with a sentinel head at index `n`.
+    let n = events.len();
+    let mut nodes: Vec<Node> = Vec::with_capacity(n + 1);
+    let mut ret_at = vec![0usize; ops.len()];
+    for (i, &(_, call, k)) in events.iter().enumerate() {
+        if !call {
+            ret_at[k] = i;
+        }
+        nodes.push(Node {
+            op: k,
+            is_call: call,
+            mate: NIL,
+            prev: if i == 0 { n } else { i - 1 },
+            next: if i + 1 == n { NIL } else { i + 1 },
+        });
+    }
+    for node in nodes.iter_mut() {
+        if node.is_call {
+            node.mate = ret_at[node.op];
+        }
+    }
+    nodes.push(Node {
+        op: NIL,
+        is_call: false,
+        mate: NIL,
+        prev: NIL,
+        next: 0,
+    });
+    let head = n;
+
+    let words = ops.len().div_ceil(64);
+    let mut linearized = vec![0u64; words];
+    let mut cache: HashSet<(Vec<u64>, Option<u32>)> = HashSet::new();
+    let mut state: Option<u32> = None;
+    let mut stack: Vec<(usize, Option<u32>)> = Vec::new();
+    let mut deepest: Vec<usize> = Vec::new();
+    let mut entry = nodes[head].next;
+
+    let unlink = |nodes: &mut Vec<Node>, i: usize| {
+        let (p, nx) = (nodes[i].prev, nodes[i].next);
+        nodes[p].next = nx;
+        if nx != NIL {
+            nodes[nx].prev = p;
+        }
+    };
+    let relink = |nodes: &mut Vec<Node>, i: usize| {
+        let (p, nx) = (nodes[i].prev, nodes[i].next);
+        nodes[p].next = i;
+        if nx != NIL {
+            nodes[nx].prev = i;
+        }
+    };
+
+    while nodes[head].next != NIL {
+        if entry == NIL {
+            // Cannot happen: the list ends with a return, handled below.
+            break;
+        }
+        let node = nodes[entry];
+        if node.is_call {
+            let k = node.op;
+            let next_state = match ops[k].1.op {
+                RegOp::Write(v) => Some(Some(v)),
+                RegOp::Read(v) if v == state => Some(state),
+                RegOp::Read(_) => None,
+            };
+            if let Some(s) = next_state {
+                linearized[k / 64] |= 1 << (k % 64);
+                if cache.insert((linearized.clone(), s)) {
+                    stack.push((entry, state));
+                    state = s;
+                    // Lift the call and its return out of the list.
+                    unlink(&mut nodes, entry);
+                    unlink(&mut nodes, node.mate);
+                    entry = nodes[head].next;
+                    continue;
+                }
+                linearized[k / 64] &= !(1 << (k % 64));
+            }
+            entry = node.next;
+        } else {
+            // A return whose operation is not linearized: undo the last choice.
+            if stack.len() > deepest.len() {
+                deepest = stack.iter().map(|&(e, _)| ops[nodes[e].op].0).collect();
+            }
+            let Some((e, s)) = stack.pop() else {
+                return Err(deepest);
+            };
+            state = s;
+            let k = nodes[e].op;
+            linearized[k / 64] &= !(1 << (k % 64));
+            let mate = nodes[e].mate;
+            relink(&mut nodes, mate);
+            relink(&mut nodes, e);
+            entry = nodes[e].next;
+        }
+    }
+    Ok(())
+}
+
+/// Why a history that [`check`] refused is not linearizable: a minimal subset of it (indices
+/// into `ops`, in invoke order) that is still not linearizable, and one sentence.
+///
+/// The subset is 1-minimal: removing any one of its operations (a write together with the
+/// reads of its value) leaves a linearizable history. Shrinking costs one check per operation,
+/// so only histories of at most `limit` operations are shrunk; longer ones keep them all.
+pub fn explain(ops: &[Operation], limit: usize) -> (Vec<usize>, String) {
+    let mut keep: Vec<usize> = (0..ops.len()).collect();
+    let sub = |keep: &[usize]| keep.iter().map(|&i| ops[i]).collect::<Vec<_>>();
+    if ops.len() <= limit {
+        let mut i = 0;
+        while i < keep.len() {
+            let victim = keep[i];
+            // A write goes with the reads of its value (else the shrink would keep a read of a
+            // value "never written" and hide the real story).
+            let drop: Vec<usize> = match ops[victim].op {
+                RegOp::Write(v) => keep
+                    .iter()
+                    .copied()
+                    .filter(|&j| j == victim || ops[j].op == RegOp::Read(Some(v)))
+                    .collect(),
+                RegOp::Read(_) => vec![victim],
+            };
+            let trial: Vec<usize> = keep.iter().copied().filter(|j| !drop.contains(j)).collect();
+            if check(&sub(&trial)).is_err() {
+                keep = trial;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    keep.sort_by_key(|&i| (ops[i].invoke, i));
+    let why = reason(ops, &keep);
+    (keep, why)
+}
+
+/// One sentence on why the operations `keep` of `ops` admit no order.
+fn reason(ops: &[Operation], keep: &[usize]) -> String {
+    let writes = |v: u32| {
+        keep.iter()
+            .copied()
+            .filter(move |&j| ops[j].op == RegOp::Write(v))
+    };
+    for &r in keep {
+        match ops[r].op {
+            RegOp::Read(Some(v)) => {
+                let mut w = writes(v).peekable();
+                if w.peek().is_none() && !ops.iter().any(|o| o.op == RegOp::Write(v)) {
+                    return "a read returned a value that no write wrote".into();
+                }
+                if w.all(|w| ops[r].precedes(&ops[w])) {
+                    return "a read returned a value before the write of it was invoked".into();
+                }
+                // Stale: the write of v precedes another write that precedes the read.
+                for &w1 in keep.iter().filter(|&&j| ops[j].op == RegOp::Write(v)) {
+                    for &w2 in keep {
+                        if matches!(ops[w2].op, RegOp::Write(u) if u != v)
+                            && ops[w1].precedes(&ops[w2])
+                            && ops[w2].precedes(&ops[r])
+                        {
+                            return "stale read: the read returned a value that a later write, completed before the read was invoked, had overwritten".into();
+                        }
+                    }
+                }
+            }
+            RegOp::Read(None) => {
+                if keep.iter().any(|&w| {
+                    matches!(ops[w].op, RegOp::Write(_)) && ops[w].precedes(&ops[r])
+                }) {
+                    return "lost write: a read found the key empty after a write to it had completed".into();
+                }
+            }
+            RegOp::Write(_) => {}
+        }
+    }
+    format!(
+        "no order of these {} operations respects both their real-time order and what each read returned",
+        keep.len()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(v: u32, a: i64, b: i64) -> Operation {
+        Operation {
+            op: RegOp::Write(v),
+            invoke: a,
+            ret: Some(b),
+            slack: 0,
+        }
+    }
+    fn r(v: Option<u32>, a: i64, b: i64) -> Operation {
+        Operation {
+            op: RegOp::Read(v),
+            invoke: a,
+            ret: Some(b),
+            slack: 0,
+        }
+    }
+
+    #[test]
+    fn sequential_and_reordered_histories_pass() {
+        assert!(check(&[]).is_ok());
+        assert!(check(&[r(None, 0, 1), w(1, 2, 3), r(Some(1), 4, 5)]).is_ok());
+        // Concurrent writes: the read may see either, in an order unlike invoke order.
+        let h = [w(1, 0, 10), w(2, 1, 9), r(Some(1), 11, 12), r(Some(1), 13, 14)];
+        assert!(check(&h).is_ok());
+        // A read concurrent with a write sees the old or the new value; two such reads may
+        // differ, as long as the new one is not followed by the old one.
+        let h = [w(1, 0, 1), w(2, 5, 20), r(Some(2), 6, 8), r(Some(1), 7, 9)];
+        assert!(check(&h).is_ok(), "the second read linearizes before the write");
+        // A write that never returned may take effect late, or never.
+        let pending = Operation {
+            ret: None,
+            ..w(2, 3, 0)
+        };
+        assert!(check(&[w(1, 0, 1), pending, r(Some(1), 5, 6), r(Some(2), 7, 8)]).is_ok());
+        assert!(check(&[w(1, 0, 1), pending, r(Some(1), 5, 6)]).is_ok());
+        // Touching intervals are concurrent: no false violation from a shared microsecond.
+        assert!(check(&[w(1, 0, 5), r(None, 5, 6)]).is_ok());
+    }
+
+    #[test]
+    fn stale_read_is_refused_and_explained() {
+        let h = [w(1, 0, 1), w(2, 2, 3), r(Some(1), 4, 5), r(Some(2), 0, 9)];
+        assert!(check(&h).is_err());
+        let (ops, why) = explain(&h, 100);
+        assert_eq!(ops, vec![0, 1, 2], "{why}");
+        assert!(why.starts_with("stale read"), "{why}");
+        // With clock uncertainty the same intervals overlap: no violation can be claimed.
+        let loose: Vec<Operation> = h.iter().map(|o| Operation { slack: 1, ..*o }).collect();
+        assert!(check(&loose).is_ok());
+    }
+
+    #[test]
+    fn lost_write_and_phantom_values_are_refused() {
+        let lost = [w(1, 0, 1), r(None, 2, 3)];
+        assert!(check(&lost).is_err());
+        assert!(explain(&lost, 100).1.starts_with("lost write"));
+        let phantom = [w(1, 0, 1), r(Some(7), 2, 3)];
+        assert!(check(&phantom).is_err());
+        assert!(explain(&phantom, 100).1.contains("no write wrote"));
+        let early = [r(Some(1), 0, 1), w(1, 2, 3)];
+        assert!(check(&early).is_err());
+        assert!(explain(&early, 100).1.contains("before the write"));
+        // Two reads that see the writes in opposite orders: no order fits both.
+        let h = [
+            w(1, 0, 10),
+            w(2, 0, 10),
+            r(Some(1), 11, 12),
+            r(Some(2), 13, 14),
+            r(Some(1), 15, 16),
+        ];
+        assert!(check(&h).is_err());
+        let (ops, why) = explain(&h, 100);
+        assert_eq!(ops.len(), 4, "{ops:?} {why}");
+    }
+
+    #[test]
+    fn a_long_concurrent_history_is_checked_fast() {
+        // 16 writers and readers over 2,000 operations with overlapping intervals.
+        let mut h = Vec::new();
+        let mut last = None;
+        for i in 0..2000i64 {
+            let t = i * 10;
+            if i % 3 == 0 {
+                h.push(w(i as u32, t, t + 150));
+                last = Some(i as u32);
+            } else {
+                // Reads well after the last write see it.
+                h.push(r(last, t + 160, t + 170));
+            }
+        }
+        let t = std::time::Instant::now();
+        assert!(check(&h).is_ok());
+        assert!(t.elapsed().as_secs() < 5);
+    }
+}
