@@ -11,7 +11,7 @@ use super::{Args, ClientReport, Config, OpRecord, Output, ReplicaReport, Version
 use crate::algos::sequence_paxos::steps_summary;
 use crate::shared::faults::FaultPlan;
 use crate::shared::observe::latency;
-use crate::shared::observe::linearizability::{self, Operation, RegOp};
+use crate::shared::observe::linearizability::{self, Operation, RegOp, Verdict as Search};
 use crate::shared::{Check, Rank, RunResult};
 
 /// Histories of at most this many operations on one key are shrunk to a minimal violation.
@@ -95,8 +95,17 @@ pub fn linearizability(run: &RunResult<Output>) -> Verdict {
     let ops = per_key.values().map(|v| v.len()).sum();
     for (key, hist) in &per_key {
         let plain: Vec<Operation> = hist.iter().map(|h| h.0).collect();
-        if linearizability::check(&plain).is_ok() {
-            continue;
+        match linearizability::check(&plain) {
+            Ok(()) => continue,
+            Err(Search::Undecided(steps)) => {
+                violations.push(format!(
+                    "{}: undecided: {} operations, no verdict within {steps} search steps",
+                    key_name(*key),
+                    plain.len()
+                ));
+                continue;
+            }
+            Err(Search::Violation(_)) => {}
         }
         let (minimal, why) = linearizability::explain(&plain, SHRINK_LIMIT);
         let ms = |t: i64| t as f64 / 1e3;

@@ -70,14 +70,61 @@ struct Node {
 
 const NIL: usize = usize::MAX;
 
-/// The verdict on one register's history: `Ok` or the operations (indices into the input) of
-/// the longest linearization found before the search gave up.
-pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
-    let ops: Vec<(usize, &Operation)> = ops
+/// The verdict on one register's history.
+pub fn check(ops: &[Operation]) -> Result<(), Verdict> {
+    check_within(ops, DEFAULT_BUDGET)
+}
+
+/// Search steps [`check`] takes at most per history before it says [`Verdict::Undecided`].
+pub const DEFAULT_BUDGET: u64 = 50_000_000;
+
+/// Why a history was not found linearizable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// No linearization exists; the operations (indices into the input) of the longest
+    /// partial one found.
+    Violation(Vec<usize>),
+    /// The search ran out of its budget of steps before deciding.
+    Undecided(u64),
+}
+
+/// [`check`] with a budget of search steps.
+pub fn check_within(all: &[Operation], budget: u64) -> Result<(), Verdict> {
+    // A write that never returned takes effect before its first reader's linearization point,
+    // so before that reader's return: closing its interval there changes no verdict. One that
+    // nobody read can go last, where it constrains nothing: leave it out. Open intervals are
+    // what makes the search blow up (each doubles the states to visit).
+    let mut first_read: std::collections::HashMap<u32, i64> = std::collections::HashMap::new();
+    for o in all {
+        if let (RegOp::Read(Some(v)), Some(_)) = (o.op, o.ret) {
+            let end = o.end();
+            first_read
+                .entry(v)
+                .and_modify(|e| *e = (*e).min(end))
+                .or_insert(end);
+        }
+    }
+    let closed: Vec<(usize, Operation)> = all
         .iter()
         .enumerate()
-        .filter(|(_, o)| o.ret.is_some() || matches!(o.op, RegOp::Write(_)))
+        .filter_map(|(i, o)| match (o.op, o.ret) {
+            (_, Some(_)) => Some((i, *o)),
+            (RegOp::Read(_), None) => None,
+            (RegOp::Write(v), None) => first_read.get(&v).map(|&end| {
+                (
+                    i,
+                    Operation {
+                        ret: Some(end - o.slack),
+                        ..*o
+                    },
+                )
+            }),
+        })
         .collect();
+    // Numbered in invoke order: the linearized set is then a prefix (below `lo`) and a short
+    // window above it, and only the window goes into the cache key.
+    let mut ops: Vec<(usize, &Operation)> = closed.iter().map(|(i, o)| (*i, o)).collect();
+    ops.sort_by_key(|(i, o)| (o.start(), *i));
     if ops.is_empty() {
         return Ok(());
     }
@@ -121,11 +168,13 @@ pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
 
     let words = ops.len().div_ceil(64);
     let mut linearized = vec![0u64; words];
-    let mut cache: HashSet<(Vec<u64>, Option<u32>)> = HashSet::new();
+    let mut lo = 0usize;
+    let mut cache: HashSet<(u32, Vec<u64>, Option<u32>)> = HashSet::new();
     let mut state: Option<u32> = None;
     let mut stack: Vec<(usize, Option<u32>)> = Vec::new();
     let mut deepest: Vec<usize> = Vec::new();
     let mut entry = nodes[head].next;
+    let mut steps = 0u64;
 
     let unlink = |nodes: &mut Vec<Node>, i: usize| {
         let (p, nx) = (nodes[i].prev, nodes[i].next);
@@ -143,6 +192,10 @@ pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
     };
 
     while nodes[head].next != NIL {
+        steps += 1;
+        if steps > budget {
+            return Err(Verdict::Undecided(budget));
+        }
         if entry == NIL {
             // Cannot happen: the list ends with a return, handled below.
             break;
@@ -157,7 +210,11 @@ pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
             };
             if let Some(s) = next_state {
                 linearized[k / 64] |= 1 << (k % 64);
-                if cache.insert((linearized.clone(), s)) {
+                let was_lo = lo;
+                while lo < ops.len() && linearized[lo / 64] & (1 << (lo % 64)) != 0 {
+                    lo += 1;
+                }
+                if cache.insert((lo as u32, window(&linearized, lo), s)) {
                     stack.push((entry, state));
                     state = s;
                     // Lift the call and its return out of the list.
@@ -167,6 +224,7 @@ pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
                     continue;
                 }
                 linearized[k / 64] &= !(1 << (k % 64));
+                lo = was_lo;
             }
             entry = node.next;
         } else {
@@ -175,11 +233,12 @@ pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
                 deepest = stack.iter().map(|&(e, _)| ops[nodes[e].op].0).collect();
             }
             let Some((e, s)) = stack.pop() else {
-                return Err(deepest);
+                return Err(Verdict::Violation(deepest));
             };
             state = s;
             let k = nodes[e].op;
             linearized[k / 64] &= !(1 << (k % 64));
+            lo = lo.min(k);
             let mate = nodes[e].mate;
             relink(&mut nodes, mate);
             relink(&mut nodes, e);
@@ -187,6 +246,16 @@ pub fn check(ops: &[Operation]) -> Result<(), Vec<usize>> {
         }
     }
     Ok(())
+}
+
+/// The words of `bits` from the one holding bit `lo` to the last nonzero one.
+fn window(bits: &[u64], lo: usize) -> Vec<u64> {
+    let first = lo / 64;
+    let mut end = bits.len();
+    while end > first && bits[end - 1] == 0 {
+        end -= 1;
+    }
+    bits[first..end].to_vec()
 }
 
 /// Why a history that [`check`] refused is not linearizable: a minimal subset of it (indices
@@ -213,7 +282,7 @@ pub fn explain(ops: &[Operation], limit: usize) -> (Vec<usize>, String) {
                 RegOp::Read(_) => vec![victim],
             };
             let trial: Vec<usize> = keep.iter().copied().filter(|j| !drop.contains(j)).collect();
-            if check(&sub(&trial)).is_err() {
+            if matches!(check(&sub(&trial)), Err(Verdict::Violation(_))) {
                 keep = trial;
             } else {
                 i += 1;
