@@ -250,6 +250,7 @@ impl<O: Serialize> RunResult<O> {
                     "restarts": r.earlier.len(),
                     "output": shorten(view(&r.output)),
                     "metrics": r.metrics.to_json(),
+                    "clock": r.clock,
                 })
             })
             .collect();

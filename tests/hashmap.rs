@@ -1,0 +1,306 @@
+//! distributed-hashmap: simulator sweeps (1,000 seeds per plan, every check in every seed),
+//! weak quorums whose stale reads the checker must find, a majority of a group down, real
+//! mpirun runs with a crash and with drop, and bad input.
+
+mod common;
+
+use common::*;
+
+/// Each over 1,000 seeds; majority quorums (the default) must be linearizable in every seed.
+const PLANS: &[(&str, &[&str])] = &[
+    ("no faults, 3 servers", &["--np", "5", "--clients", "2"]),
+    (
+        "drop 0.2, dup and delay, 3 of 5 servers per key",
+        &[
+            "--np",
+            "7",
+            "--clients",
+            "2",
+            "--replicas",
+            "3",
+            "--drop",
+            "0.2",
+            "--dup",
+            "0.1",
+            "--delay",
+            "0..5",
+        ],
+    ),
+    // 2 of 5 replicas of every key down: a minority of each group.
+    (
+        "minority crash per group",
+        &[
+            "--np",
+            "8",
+            "--clients",
+            "2",
+            "--replicas",
+            "5",
+            "--crash",
+            "0@15",
+            "--crash",
+            "4@40",
+            "--delay",
+            "0..3",
+        ],
+    ),
+    (
+        "one crash, 3 replicas of 6 servers, anti-entropy",
+        &[
+            "--np",
+            "9",
+            "--clients",
+            "3",
+            "--replicas",
+            "3",
+            "--crash",
+            "2@20",
+            "--drop",
+            "0.1",
+            "--anti-entropy",
+            "5",
+        ],
+    ),
+    (
+        "partition isolating a minority then heal",
+        &[
+            "--np",
+            "7",
+            "--clients",
+            "2",
+            "--partition",
+            "0,1|2,3,4,5,6@10..120",
+            "--delay",
+            "0..2",
+        ],
+    ),
+    (
+        "a client cut off with a minority, then heal",
+        &[
+            "--np",
+            "7",
+            "--clients",
+            "2",
+            "--partition",
+            "0,1,6|2,3,4,5@10..120",
+        ],
+    ),
+    (
+        "read all, write one (R + W > N)",
+        &[
+            "--np",
+            "5",
+            "--clients",
+            "2",
+            "--read-quorum",
+            "3",
+            "--write-quorum",
+            "1",
+            "--delay",
+            "0..5",
+            "--drop",
+            "0.1",
+        ],
+    ),
+];
+
+#[test]
+fn sweeps() {
+    for (name, plan) in PLANS {
+        let mut args = vec!["--seeds", "0..1000", "--ops", "60", "--keys", "8"];
+        args.extend_from_slice(plan);
+        eprintln!("distributed-hashmap sweep: {name}");
+        assert_sweep_passes("distributed-hashmap", &args);
+    }
+}
+
+/// With R + W <= N a read quorum can miss the last write: the checker must catch it in some
+/// seeds, and say which operations and why.
+#[test]
+fn weak_quorums_are_caught_reading_stale_values() {
+    for quorums in [["1", "1"], ["2", "1"]] {
+        let r = direct(
+            "distributed-hashmap",
+            &[
+                "--sim",
+                "--np",
+                "5",
+                "--clients",
+                "2",
+                "--read-quorum",
+                quorums[0],
+                "--write-quorum",
+                quorums[1],
+                "--ops",
+                "60",
+                "--keys",
+                "4",
+                "--delay",
+                "0..5",
+                "--seeds",
+                "0..1000",
+            ],
+        );
+        assert_eq!(r.code, 1, "R={} W={}: {}", quorums[0], quorums[1], r.stdout);
+        let caught = r
+            .stdout
+            .lines()
+            .filter(|l| l.contains("check linearizability FAILED"))
+            .count();
+        assert!(caught > 0, "{}", r.stdout);
+        let example = r
+            .stdout
+            .lines()
+            .find(|l| l.contains("stale read"))
+            .expect("a stale read among the violations");
+        assert!(
+            example.contains("put v") && example.contains("get -> v"),
+            "{example}"
+        );
+        eprintln!(
+            "R={} W={} N=3: {caught} of 1000 seeds not linearizable, e.g.\n{example}",
+            quorums[0], quorums[1]
+        );
+        // Nothing else fails: completion holds.
+        assert!(!r.stdout.contains("check completion FAILED"), "{}", r.stdout);
+    }
+}
+
+/// A majority of some groups down for good: their keys' operations time out with the reason,
+/// the others complete, and the run passes (completion is not required of those keys).
+#[test]
+fn a_group_without_a_quorum_fails_its_operations_and_says_why() {
+    let report = scratch("hashmap-majority.json");
+    let r = direct(
+        "distributed-hashmap",
+        &[
+            "--sim",
+            "--np",
+            "6",
+            "--replicas",
+            "3",
+            "--keys",
+            "10",
+            "--ops",
+            "300",
+            "--crash",
+            "1@30",
+            "--crash",
+            "2@40",
+            "--op-timeout",
+            "200",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("did not complete:") && r.stdout.contains("timed out after 200 ms"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("are up at the end, 2 needed"), "{}", r.stdout);
+    let j = read_json(&report);
+    assert_checks_passed(&j);
+    let failed = j["failed_operations"].as_u64().unwrap();
+    let done = j["operations"].as_u64().unwrap();
+    assert!(failed > 0 && done > failed, "{failed} failed, {done} done");
+}
+
+#[test]
+fn under_mpirun() {
+    for (np, extra) in [
+        (4, vec!["--ops", "3000", "--crash", "1@20"]),
+        (
+            6,
+            vec![
+                "--clients",
+                "2",
+                "--replicas",
+                "3",
+                "--ops",
+                "2000",
+                "--drop",
+                "0.1",
+                "--dup",
+                "0.05",
+            ],
+        ),
+        (
+            8,
+            vec![
+                "--clients",
+                "3",
+                "--replicas",
+                "5",
+                "--ops",
+                "1500",
+                "--crash",
+                "0@10",
+                "--crash",
+                "3@30",
+                "--anti-entropy",
+                "5",
+                "--drop",
+                "0.05",
+            ],
+        ),
+    ] {
+        let report = scratch(&format!("hashmap-{np}.json"));
+        let mut args = vec!["--report", report.to_str().unwrap()];
+        args.extend_from_slice(&extra);
+        let r = mpirun(np, "distributed-hashmap", &args);
+        assert_eq!(r.code, 0, "np {np} {extra:?}:\n{}{}", r.stdout, r.stderr);
+        let j = read_json(&report);
+        assert_checks_passed(&j);
+        let clients: u64 = extra
+            .windows(2)
+            .find(|w| w[0] == "--clients")
+            .map_or(1, |w| w[1].parse().unwrap());
+        let ops: u64 = extra[extra.iter().position(|a| *a == "--ops").unwrap() + 1]
+            .parse()
+            .unwrap();
+        assert_eq!(j["operations"].as_u64(), Some(clients * ops), "{}", r.stdout);
+        assert!(j["ops_per_s"].as_f64().unwrap() > 0.0);
+        assert!(j["get_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
+        assert!(j["put_latency"]["p50_ms"].as_f64().unwrap() > 0.0);
+        assert_eq!(j["round_trips_per_put"].as_f64(), Some(2.0));
+        // Clocks were synchronized against rank 0: every other rank has an uncertainty.
+        let ranks = j["ranks"].as_array().unwrap();
+        assert!(ranks[1..]
+            .iter()
+            .all(|r| r["clock"]["uncertainty_us"].as_i64().unwrap() > 0));
+        if extra.contains(&"--anti-entropy") {
+            assert!(j["anti_entropy"]["exchanges"].as_u64().unwrap() > 0);
+        }
+    }
+}
+
+#[test]
+fn bad_input() {
+    for (args, says) in [
+        (
+            vec!["--sim", "--np", "4", "--replicas", "4"],
+            "--replicas 4 is more than the 3 servers",
+        ),
+        (
+            vec!["--sim", "--np", "4", "--write-quorum", "4"],
+            "--write-quorum 4 is more than the 3 replicas",
+        ),
+        (
+            vec!["--sim", "--np", "6", "--replicas", "3", "--read-quorum", "5"],
+            "--read-quorum 5 is more than the 3 replicas",
+        ),
+        (vec!["--sim", "--np", "4", "--keys", "0"], "--keys must be at least 1"),
+        (vec!["--sim", "--np", "2", "--clients", "2"], "leaves no server"),
+    ] {
+        let r = direct("distributed-hashmap", &args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(says), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    let r = mpirun(4, "distributed-hashmap", &["--replicas", "9"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("--replicas 9"), "{}", r.stderr);
+}
