@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Summarize `scripts/bench hashmap` runs: medians per configuration of throughput, get and put
+latency, round trips and messages per operation against the theory, and the checker's time.
+Usage: hashmap-figures.py RUNS_DIR OUT.json"""
+import glob
+import json
+import statistics
+import sys
+
+runs, out = sys.argv[1:3]
+result = {"configurations": [], "checker": None}
+
+
+def load(pattern):
+    return [json.load(open(p)) for p in sorted(glob.glob(f"{runs}/{pattern}"))]
+
+
+for name, label in (("np4-n3", "np 4, 3 replicas"), ("np8-n3", "np 8, 3 replicas"),
+                    ("np8-n5", "np 8, 5 replicas"), ("np8-n3-weak", "np 8, 3 replicas, R=W=1")):
+    reports = load(f"{name}-[0-9]*.json")
+    if not reports:
+        continue
+    med = lambda f: statistics.median(f(j) for j in reports)
+    a = reports[0]["args"]
+    row = {
+        "configuration": label, "np": reports[0]["np"], "runs": len(reports),
+        "replicas": reports[0]["np"] - a["clients"] if a["replicas"] == 0 else a["replicas"],
+        "read_quorum": a["read_quorum"], "write_quorum": a["write_quorum"],
+        "operations": reports[0]["operations"],
+        "ops_per_s": med(lambda j: j["ops_per_s"]),
+        "get_p50_us": med(lambda j: j["get_latency"]["p50_ms"] * 1e3),
+        "get_p99_us": med(lambda j: j["get_latency"]["p99_ms"] * 1e3),
+        "put_p50_us": med(lambda j: j["put_latency"]["p50_ms"] * 1e3),
+        "put_p99_us": med(lambda j: j["put_latency"]["p99_ms"] * 1e3),
+        "round_trips_per_get": med(lambda j: j["round_trips_per_get"]),
+        "round_trips_per_put": med(lambda j: j["round_trips_per_put"]),
+        "messages_per_op": med(lambda j: j["messages_per_op"]),
+        "theoretical_messages_per_op": med(lambda j: j["theoretical_messages_per_op"]),
+        "runs_not_linearizable": sum(
+            any(c["name"] == "linearizability" and not c["passed"] for c in j["checks"]) for j in reports),
+        "other_checks_failed": sorted({c["name"] for j in reports for c in j["checks"]
+                                       if not c["passed"] and c["name"] != "linearizability"}),
+    }
+    result["configurations"].append(row)
+    print(f"{label}: {row['ops_per_s']:,.0f} ops/s; get p50 {row['get_p50_us']:.0f} us p99 "
+          f"{row['get_p99_us']:.0f} us ({row['round_trips_per_get']:.2f} round trips), put p50 "
+          f"{row['put_p50_us']:.0f} us p99 {row['put_p99_us']:.0f} us ({row['round_trips_per_put']:.2f}); "
+          f"{row['messages_per_op']:.2f} messages per op (theory {row['theoretical_messages_per_op']:.2f}); "
+          f"not linearizable in {row['runs_not_linearizable']} of {len(reports)} runs")
+
+checker = load("checker-*.json")
+if checker:
+    c = [j["checker"] for j in checker]
+    result["checker"] = {
+        "operations": c[0]["operations"], "keys": c[0]["keys"], "clients": 16, "runs": len(c),
+        "seconds": statistics.median(x["seconds"] for x in c),
+        "ms_per_10k_ops": statistics.median(x["ms_per_10k_ops"] for x in c),
+        "linearizable": all(x["violations"] == 0 for x in c),
+    }
+    k = result["checker"]
+    print(f"checker: {k['operations']:,} operations over {k['keys']} keys from 16 clients in "
+          f"{k['seconds']:.3f} s ({k['ms_per_10k_ops']:.1f} ms per 10,000 operations)")
+
+json.dump(result, open(out, "w"), indent=2)
+print(f"wrote {out}")
