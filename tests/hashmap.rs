@@ -162,7 +162,11 @@ fn weak_quorums_are_caught_reading_stale_values() {
             quorums[0], quorums[1]
         );
         // Nothing else fails: completion holds.
-        assert!(!r.stdout.contains("check completion FAILED"), "{}", r.stdout);
+        assert!(
+            !r.stdout.contains("check completion FAILED"),
+            "{}",
+            r.stdout
+        );
     }
 }
 
@@ -199,7 +203,11 @@ fn a_group_without_a_quorum_fails_its_operations_and_says_why() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("are up at the end, 2 needed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("are up at the end, 2 needed"),
+        "{}",
+        r.stdout
+    );
     let j = read_json(&report);
     assert_checks_passed(&j);
     let failed = j["failed_operations"].as_u64().unwrap();
@@ -260,7 +268,12 @@ fn under_mpirun() {
         let ops: u64 = extra[extra.iter().position(|a| *a == "--ops").unwrap() + 1]
             .parse()
             .unwrap();
-        assert_eq!(j["operations"].as_u64(), Some(clients * ops), "{}", r.stdout);
+        assert_eq!(
+            j["operations"].as_u64(),
+            Some(clients * ops),
+            "{}",
+            r.stdout
+        );
         assert!(j["ops_per_s"].as_f64().unwrap() > 0.0);
         assert!(j["get_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
         assert!(j["put_latency"]["p50_ms"].as_f64().unwrap() > 0.0);
@@ -288,11 +301,25 @@ fn bad_input() {
             "--write-quorum 4 is more than the 3 replicas",
         ),
         (
-            vec!["--sim", "--np", "6", "--replicas", "3", "--read-quorum", "5"],
+            vec![
+                "--sim",
+                "--np",
+                "6",
+                "--replicas",
+                "3",
+                "--read-quorum",
+                "5",
+            ],
             "--read-quorum 5 is more than the 3 replicas",
         ),
-        (vec!["--sim", "--np", "4", "--keys", "0"], "--keys must be at least 1"),
-        (vec!["--sim", "--np", "2", "--clients", "2"], "leaves no server"),
+        (
+            vec!["--sim", "--np", "4", "--keys", "0"],
+            "--keys must be at least 1",
+        ),
+        (
+            vec!["--sim", "--np", "2", "--clients", "2"],
+            "leaves no server",
+        ),
     ] {
         let r = direct("distributed-hashmap", &args);
         assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);

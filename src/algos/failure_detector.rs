@@ -616,7 +616,7 @@ mod tests {
             output,
             earlier: Vec::new(),
             metrics: Metrics::default(),
-                clock: Default::default(),
+            clock: Default::default(),
         };
         let restored = Suspicion {
             peer: 2,

@@ -117,15 +117,13 @@ pub fn linearizability(run: &RunResult<Output>) -> Verdict {
                     (Some(v), _) => format!("put {}", show(&Some(v.clone()))),
                     (None, got) => format!("get -> {}", show(got.as_ref().unwrap_or(&None))),
                 };
-                let end = op.ret.map_or("never returned".into(), |t| format!("{:.3}", ms(t)));
+                let end = op
+                    .ret
+                    .map_or("never returned".into(), |t| format!("{:.3}", ms(t)));
                 format!("client {rank} {what} [{:.3}, {end}] ms", ms(op.invoke))
             })
             .collect();
-        violations.push(format!(
-            "{}: {why}: {}",
-            key_name(*key),
-            listed.join(", ")
-        ));
+        violations.push(format!("{}: {why}: {}", key_name(*key), listed.join(", ")));
     }
     Verdict {
         keys: per_key.len(),
@@ -137,11 +135,7 @@ pub fn linearizability(run: &RunResult<Output>) -> Verdict {
 }
 
 /// Whether the plan lets every operation on a key of `group` complete.
-fn completion_required(
-    cfg: &Config,
-    faults: &FaultPlan,
-    group: &[Rank],
-) -> Result<(), String> {
+fn completion_required(cfg: &Config, faults: &FaultPlan, group: &[Rank]) -> Result<(), String> {
     let up = group.iter().filter(|&&r| !faults.down_at_end(r)).count();
     let need = cfg.read_quorum.max(cfg.write_quorum);
     if up < need {
@@ -208,10 +202,7 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         })
         .collect();
     let excused = failed.len() - missing.len();
-    let total: usize = clients(run)
-        .filter(|c| !c.1)
-        .map(|c| c.2.ops.len())
-        .sum();
+    let total: usize = clients(run).filter(|c| !c.1).map(|c| c.2.ops.len()).sum();
     checks.push(Check::from_violations(
         "completion",
         if excused == 0 {
@@ -264,8 +255,16 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
         .flat_map(|(off, c)| c.ops.iter().map(move |o| (off, o)))
         .collect();
     let done: Vec<&(i64, &OpRecord)> = all.iter().filter(|o| o.1.return_us.is_some()).collect();
-    let gets: Vec<&OpRecord> = done.iter().map(|o| o.1).filter(|o| o.put.is_none()).collect();
-    let puts: Vec<&OpRecord> = done.iter().map(|o| o.1).filter(|o| o.put.is_some()).collect();
+    let gets: Vec<&OpRecord> = done
+        .iter()
+        .map(|o| o.1)
+        .filter(|o| o.put.is_none())
+        .collect();
+    let puts: Vec<&OpRecord> = done
+        .iter()
+        .map(|o| o.1)
+        .filter(|o| o.put.is_some())
+        .collect();
     let first = done.iter().map(|(off, o)| o.invoke_us as i64 + off).min();
     let last = done
         .iter()
@@ -388,7 +387,9 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
                 "  client {r} op {} on {}: {}{}",
                 o.seq,
                 key_name(o.key),
-                o.failed.as_deref().unwrap_or("pending when its client crashed"),
+                o.failed
+                    .as_deref()
+                    .unwrap_or("pending when its client crashed"),
                 req.as_ref()
                     .err()
                     .map_or(String::new(), |why| format!(" ({why})"))

@@ -79,8 +79,14 @@ pub type Stored = (Version, Vec<u8>);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
     /// Client to replica, query phase of operation `op`: what do you hold for `key`?
-    Query { op: u32, key: String },
-    QueryResp { op: u32, stored: Option<Stored> },
+    Query {
+        op: u32,
+        key: String,
+    },
+    QueryResp {
+        op: u32,
+        stored: Option<Stored>,
+    },
     /// Client to replica, store phase (a write, or a read's write-back).
     Store {
         op: u32,
@@ -88,12 +94,16 @@ pub enum Msg {
         version: Version,
         value: Vec<u8>,
     },
-    StoreAck { op: u32 },
+    StoreAck {
+        op: u32,
+    },
     /// Client to server: all my operations are over (servers running anti-entropy stop).
     Finished,
     FinishedAck,
     /// Anti-entropy: a digest of each segment both servers replicate.
-    Digests { segs: Vec<(u32, u64)> },
+    Digests {
+        segs: Vec<(u32, u64)>,
+    },
     /// Anti-entropy: the sender's entries of `segs`; `reply`: answer with yours where newer.
     Entries {
         segs: Vec<u32>,

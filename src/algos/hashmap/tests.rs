@@ -49,7 +49,9 @@ fn a_replica_keeps_the_highest_version_and_acknowledges_every_store() {
         value: val.to_vec(),
     };
     for (ver, val) in [(v(2, 3), b"new"), (v(1, 3), b"old")] {
-        let e = effects_of(&mut node, 0, 4, |n, ctx| n.on_message(3, store(ver, val), ctx));
+        let e = effects_of(&mut node, 0, 4, |n, ctx| {
+            n.on_message(3, store(ver, val), ctx)
+        });
         assert_eq!(sends_of(&e), vec![(3, Msg::StoreAck { op: 1 })]);
     }
     let e = effects_of(&mut node, 0, 4, |n, ctx| {
@@ -110,12 +112,20 @@ fn a_put_queries_a_read_quorum_then_stores_a_higher_version_at_a_write_quorum() 
     else {
         panic!("{stores:?}")
     };
-    assert_eq!((*version, k), (v(8, 3), &key), "above the highest seen, by this writer");
+    assert_eq!(
+        (*version, k),
+        (v(8, 3), &key),
+        "above the highest seen, by this writer"
+    );
     // A late query answer in the store phase is ignored; two acks complete the put.
     effects_of(&mut cl, 3, 4, |cl, ctx| cl.on_message(1, resp(None), ctx));
-    effects_of(&mut cl, 3, 4, |cl, ctx| cl.on_message(1, Msg::StoreAck { op }, ctx));
+    effects_of(&mut cl, 3, 4, |cl, ctx| {
+        cl.on_message(1, Msg::StoreAck { op }, ctx)
+    });
     assert!(!cl.is_done());
-    effects_of(&mut cl, 3, 4, |cl, ctx| cl.on_message(0, Msg::StoreAck { op }, ctx));
+    effects_of(&mut cl, 3, 4, |cl, ctx| {
+        cl.on_message(0, Msg::StoreAck { op }, ctx)
+    });
     assert!(cl.is_done());
     let r = client_report(&cl);
     assert_eq!((r.ops[0].trips, r.ops[0].return_us.is_some()), (2, true));
@@ -165,7 +175,9 @@ fn a_get_writes_back_unless_a_write_quorum_already_has_the_value() {
         "{wb:?}"
     );
     for r in [0, 1] {
-        effects_of(&mut cl, 3, 4, |cl, ctx| cl.on_message(r, Msg::StoreAck { op: 1 }, ctx));
+        effects_of(&mut cl, 3, 4, |cl, ctx| {
+            cl.on_message(r, Msg::StoreAck { op: 1 }, ctx)
+        });
     }
     let rep = client_report(&cl);
     assert_eq!(rep.ops[0].trips, 1);
@@ -266,7 +278,10 @@ fn run_of(args: &Args, clients: Vec<Vec<OpRecord>>) -> RunResult<Output> {
             rank: 3 + i,
             crashed: false,
             done: true,
-            output: Output::Client(ClientReport { ops, gave_up: false }),
+            output: Output::Client(ClientReport {
+                ops,
+                gave_up: false,
+            }),
             earlier: Vec::new(),
             metrics: Default::default(),
             clock: ClockSync::default(),
@@ -318,6 +333,9 @@ fn the_checker_refutes_a_stale_read_and_accepts_it_within_clock_uncertainty() {
     };
     assert!(check::linearizability(&run).violations.is_empty());
     // A read of a value nobody wrote.
-    let phantom = run_of(&a, vec![vec![record(2, None, Some(Some(b"zzzzzzzz")), (0, 1))]]);
+    let phantom = run_of(
+        &a,
+        vec![vec![record(2, None, Some(Some(b"zzzzzzzz")), (0, 1))]],
+    );
     assert!(check::linearizability(&phantom).violations[0].contains("no write wrote"));
 }

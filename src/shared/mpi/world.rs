@@ -5,8 +5,8 @@
 
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
-use mpi::topology::{Color, Communicator, SimpleCommunicator};
 use mpi::point_to_point::{Destination, Source};
+use mpi::topology::{Color, Communicator, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Root};
 
 use crate::shared::process::Rank;

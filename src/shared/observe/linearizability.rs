@@ -324,9 +324,10 @@ fn reason(ops: &[Operation], keep: &[usize]) -> String {
                 }
             }
             RegOp::Read(None) => {
-                if keep.iter().any(|&w| {
-                    matches!(ops[w].op, RegOp::Write(_)) && ops[w].precedes(&ops[r])
-                }) {
+                if keep
+                    .iter()
+                    .any(|&w| matches!(ops[w].op, RegOp::Write(_)) && ops[w].precedes(&ops[r]))
+                {
                     return "lost write: a read found the key empty after a write to it had completed".into();
                 }
             }
@@ -365,12 +366,20 @@ mod tests {
         assert!(check(&[]).is_ok());
         assert!(check(&[r(None, 0, 1), w(1, 2, 3), r(Some(1), 4, 5)]).is_ok());
         // Concurrent writes: the read may see either, in an order unlike invoke order.
-        let h = [w(1, 0, 10), w(2, 1, 9), r(Some(1), 11, 12), r(Some(1), 13, 14)];
+        let h = [
+            w(1, 0, 10),
+            w(2, 1, 9),
+            r(Some(1), 11, 12),
+            r(Some(1), 13, 14),
+        ];
         assert!(check(&h).is_ok());
         // A read concurrent with a write sees the old or the new value; two such reads may
         // differ, as long as the new one is not followed by the old one.
         let h = [w(1, 0, 1), w(2, 5, 20), r(Some(2), 6, 8), r(Some(1), 7, 9)];
-        assert!(check(&h).is_ok(), "the second read linearizes before the write");
+        assert!(
+            check(&h).is_ok(),
+            "the second read linearizes before the write"
+        );
         // A write that never returned may take effect late, or never.
         let pending = Operation {
             ret: None,
