@@ -164,6 +164,38 @@ impl<'a, M: Clone, T> Ctx<'a, M, T> {
     }
 }
 
+impl<M: Clone, T> Ctx<'_, M, T> {
+    /// Run a handler of an embedded protocol, whose messages and timers are `M2` and `T2`, and
+    /// carry out its effects here, in order, its messages wrapped by `msg` and its timers by
+    /// `timer`: how an algorithm reuses another one's state machine as a part (the hashmap's
+    /// Raft backend runs Raft's servers unchanged).
+    pub fn nested<M2: Clone, T2>(
+        &mut self,
+        msg: impl Fn(M2) -> M,
+        timer: impl Fn(T2) -> T,
+        f: impl FnOnce(&mut Ctx<M2, T2>),
+    ) {
+        let (rank, np, now, steps) = (self.rank, self.np, self.now, self.steps);
+        let mut inner = Vec::new();
+        f(&mut Ctx::new(rank, np, now, self.rng, &mut inner).with_steps(steps));
+        for e in inner {
+            self.effects.push(match e {
+                Effect::Send { to, msg: m } => Effect::Send { to, msg: msg(m) },
+                Effect::SetTimer { timer: t, after } => Effect::SetTimer {
+                    timer: timer(t),
+                    after,
+                },
+                Effect::CancelTimer(t) => Effect::CancelTimer(timer(t)),
+                Effect::Local(s) => Effect::Local(s),
+                Effect::Note(s) => Effect::Note(s),
+                Effect::Stamp(v) => Effect::Stamp(v),
+                Effect::DrawTicket => Effect::DrawTicket,
+                Effect::Persist(d) => Effect::Persist(d),
+            });
+        }
+    }
+}
+
 /// Call one handler of `p` as rank `rank` of `np` at time zero and return its effects: what
 /// unit tests of state machines assert on.
 pub fn effects_of<P: Process>(
