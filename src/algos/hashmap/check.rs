@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::ring::key_name;
-use super::{Args, ClientReport, Config, OpRecord, Output, ReplicaReport, Version};
+use super::{Args, Backend, ClientReport, Config, OpRecord, Output, ReplicaReport, Version};
 use crate::algos::sequence_paxos::steps_summary;
 use crate::shared::faults::FaultPlan;
 use crate::shared::observe::latency;
@@ -20,14 +20,14 @@ const SHRINK_LIMIT: usize = 400;
 fn clients(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &ClientReport)> {
     run.ranks.iter().filter_map(|r| match &r.output {
         Output::Client(c) => Some((r.rank, r.crashed, c)),
-        Output::Replica(_) => None,
+        Output::Replica(_) | Output::LogServer(_) => None,
     })
 }
 
 fn replicas(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &ReplicaReport)> {
     run.ranks.iter().filter_map(|r| match &r.output {
         Output::Replica(s) => Some((r.rank, r.crashed, s)),
-        Output::Client(_) => None,
+        Output::Client(_) | Output::LogServer(_) => None,
     })
 }
 
@@ -135,9 +135,15 @@ pub fn linearizability(run: &RunResult<Output>) -> Verdict {
 }
 
 /// Whether the plan lets every operation on a key of `group` complete.
-fn completion_required(cfg: &Config, faults: &FaultPlan, group: &[Rank]) -> Result<(), String> {
+fn completion_required(cfg: &Config, faults: &FaultPlan, key: u32) -> Result<(), String> {
+    let (group, need): (Vec<Rank>, usize) = match cfg.backend {
+        Backend::Abd => (
+            cfg.ring.group(&key_name(key)).to_vec(),
+            cfg.read_quorum.max(cfg.write_quorum),
+        ),
+        Backend::Raft => ((0..cfg.servers).collect(), cfg.raft.quorum),
+    };
     let up = group.iter().filter(|&&r| !faults.down_at_end(r)).count();
-    let need = cfg.read_quorum.max(cfg.write_quorum);
     if up < need {
         return Err(format!(
             "only {up} of its group {group:?} are up at the end, {need} needed"
@@ -168,7 +174,7 @@ fn failures<'a>(
             let required = if crashed {
                 Err("its client crashed".to_string())
             } else {
-                completion_required(cfg, &run.faults, cfg.ring.group(&key_name(o.key)))
+                completion_required(cfg, &run.faults, o.key)
             };
             v.push((r, crashed, o, required));
         }
@@ -250,7 +256,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
         .iter()
         .filter_map(|r| match &r.output {
             Output::Client(c) => Some((r.clock.offset_us, c)),
-            Output::Replica(_) => None,
+            Output::Replica(_) | Output::LogServer(_) => None,
         })
         .flat_map(|(off, c)| c.ops.iter().map(move |o| (off, o)))
         .collect();
@@ -286,7 +292,13 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
     let m = run.metrics();
     let n = cfg.replicas as f64;
     let op_kinds = ["Query", "QueryResp", "Store", "StoreAck"];
-    let op_messages: u64 = op_kinds.iter().map(|k| m.sent_of(k)).sum();
+    let abd = cfg.backend == Backend::Abd;
+    // The Raft backend's messages per op are all of them: requests, replication, elections.
+    let op_messages: u64 = if abd {
+        op_kinds.iter().map(|k| m.sent_of(k)).sum()
+    } else {
+        m.total.sent
+    };
     // Every phase sends to the group and hears from all of it: 2N messages a round trip.
     let trips: u64 = done.iter().map(|o| o.1.trips as u64).sum();
     let per_op = |x: u64| (!done.is_empty()).then(|| x as f64 / done.len() as f64);
@@ -299,12 +311,13 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
         "span_s": span_s,
         "get_latency": lat(&gets),
         "put_latency": lat(&puts),
-        "round_trips_per_get": mean(&gets, &|o| o.trips as f64),
-        "round_trips_per_put": mean(&puts, &|o| o.trips as f64),
+        "backend": if abd { "abd" } else { "raft" },
+        "round_trips_per_get": mean(&gets, &|o| o.trips as f64).filter(|_| abd),
+        "round_trips_per_put": mean(&puts, &|o| o.trips as f64).filter(|_| abd),
         "gets_with_write_back": write_backs,
         "communication_steps": steps_summary(done.iter().map(|o| o.1.steps)),
         "messages_per_op": per_op(op_messages),
-        "theoretical_messages_per_op": per_op((2.0 * n) as u64 * trips),
+        "theoretical_messages_per_op": per_op((2.0 * n) as u64 * trips).filter(|_| abd),
         "theory": "2N messages per round trip (N requests to the group, N answers); 2 round trips per put, 1 per get or 2 with a write-back",
         "bytes_per_op": per_op(m.total.bytes_sent),
         "anti_entropy": {
@@ -324,10 +337,28 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
     })
 }
 
+/// `pattern` with the number `v` in place of its `{:.N}`, or nothing when `v` is null.
+fn opt(v: &Value, pattern: &str) -> String {
+    let Some(x) = v.as_f64() else {
+        return String::new();
+    };
+    let (head, rest) = pattern.split_once("{:.").expect("a {:.N} in the pattern");
+    let (digits, tail) = rest.split_once('}').expect("a closed {:.N}");
+    format!("{head}{x:.*}{tail}", digits.parse().unwrap_or(2))
+}
+
 /// Human-readable lines.
 pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
     let cfg = args.config(run.np);
-    let mut lines = vec![format!(
+    let placement = match cfg.backend {
+        Backend::Abd => String::new(),
+        Backend::Raft => format!(
+            "raft backend: one log on every server (majority {}), batch {}; ",
+            cfg.raft.quorum, cfg.raft.batch
+        ),
+    };
+    let mut lines = vec![placement
+        + &format!(
         "servers 0-{}, clients {}-{}; {} keys, {} replicas each (R={}, W={}{}), {} ops per client ({}% gets), {} in flight{}",
         cfg.servers - 1,
         cfg.servers,
@@ -347,6 +378,16 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         cfg.anti_entropy
             .map_or(String::new(), |p| format!(", anti-entropy every {} ms", p.as_millis()))
     )];
+    if cfg.backend == Backend::Raft {
+        // No quorums of its own: say what replicates instead.
+        lines[0] = lines[0].replace(
+            &format!(
+                "{} replicas each (R={}, W={})",
+                cfg.replicas, cfg.read_quorum, cfg.write_quorum
+            ),
+            "every key on every server",
+        );
+    }
     for r in &run.ranks {
         let tail = if r.crashed { " (crashed)" } else { "" };
         lines.push(match &r.output {
@@ -358,6 +399,20 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
                     format!(", {} exchanges, {} keys repaired", s.exchanges, s.repaired)
                 } else {
                     String::new()
+                },
+                tail
+            ),
+            Output::LogServer(s) => format!(
+                "server {}: term {}, commit {}, {} commands applied, led {} term(s){}{}",
+                r.rank,
+                s.term,
+                s.commit,
+                s.executed,
+                s.terms_led,
+                if s.leader_at_end {
+                    ", leader at the end"
+                } else {
+                    ""
                 },
                 tail
             ),
@@ -402,17 +457,17 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
     let f = figures(args, run);
     let ms = |k: &str, q: &str| f[k][q].as_f64().unwrap_or(f64::NAN);
     lines.push(format!(
-        "{} operations, {:.0} ops/s; get p50 {:.3} ms p99 {:.3} ms ({:.2} round trips), put p50 {:.3} ms p99 {:.3} ms ({:.2}); {:.1} messages per op (theory {:.1})",
+        "{} operations, {:.0} ops/s; get p50 {:.3} ms p99 {:.3} ms{}, put p50 {:.3} ms p99 {:.3} ms{}; {:.1} messages per op{}",
         f["operations"],
         f["ops_per_s"].as_f64().unwrap_or(0.0),
         ms("get_latency", "p50_ms"),
         ms("get_latency", "p99_ms"),
-        f["round_trips_per_get"].as_f64().unwrap_or(f64::NAN),
+        opt(&f["round_trips_per_get"], " ({:.2} round trips)"),
         ms("put_latency", "p50_ms"),
         ms("put_latency", "p99_ms"),
-        f["round_trips_per_put"].as_f64().unwrap_or(f64::NAN),
+        opt(&f["round_trips_per_put"], " ({:.2})"),
         f["messages_per_op"].as_f64().unwrap_or(f64::NAN),
-        f["theoretical_messages_per_op"].as_f64().unwrap_or(f64::NAN),
+        opt(&f["theoretical_messages_per_op"], " (theory {:.1})"),
     ));
     let ch = &f["checker"];
     lines.push(format!(

@@ -332,7 +332,7 @@ impl Client {
                 ctx.note("gave up");
                 ctx.cancel_timer(Timer::Retry);
             }
-            Timer::AntiEntropy => {}
+            Timer::AntiEntropy | Timer::Raft(_) => {}
         }
     }
 

@@ -46,6 +46,7 @@
 
 mod check;
 pub mod client;
+pub mod log_client;
 pub mod replica;
 pub mod ring;
 #[cfg(test)]
@@ -57,8 +58,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use self::client::Client;
+use self::log_client::LogClient;
 use self::replica::Replica;
 use self::ring::Ring;
+use crate::algos::raft;
 use crate::shared::clients::majority;
 use crate::shared::faults::FaultPlan;
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
@@ -97,6 +100,8 @@ pub enum Msg {
     StoreAck {
         op: u32,
     },
+    /// The Raft backend's messages, Raft's own.
+    Raft(raft::Msg),
     /// Client to server: all my operations are over (servers running anti-entropy stop).
     Finished,
     FinishedAck,
@@ -123,6 +128,7 @@ impl Kind for Msg {
             Msg::FinishedAck => "FinishedAck",
             Msg::Digests { .. } => "Digests",
             Msg::Entries { .. } => "Entries",
+            Msg::Raft(m) => m.kind(),
         }
     }
 }
@@ -135,6 +141,18 @@ pub enum Timer {
     AntiEntropy,
     /// Stop waiting.
     GiveUp,
+    /// The Raft backend's timers.
+    Raft(raft::Timer),
+}
+
+/// Where the map lives.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Quorum replication per key (ABD) on the consistent-hashing ring.
+    Abd,
+    /// One Raft log of puts and gets over all servers (reads through the log).
+    Raft,
 }
 
 /// The run's configuration, shared by all ranks.
@@ -155,11 +173,17 @@ pub struct Config {
     pub op_timeout: Duration,
     pub give_up: Duration,
     pub ring: Ring,
+    pub backend: Backend,
+    /// The Raft backend's configuration (its servers are all the servers).
+    pub raft: Arc<raft::Config>,
 }
 
 /// Options of the `distributed-hashmap` binary.
 #[derive(clap::Args, Debug, Clone, Serialize)]
 pub struct Args {
+    /// Quorum replication per key (abd), or one Raft log for the whole map (raft).
+    #[arg(long, value_enum, default_value_t = Backend::Abd)]
+    pub backend: Backend,
     /// Client ranks (the last C ranks; the others are servers).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub clients: u64,
@@ -202,6 +226,15 @@ pub struct Args {
     /// Ranks stop waiting after this long, so that a run whose faults forbid progress ends (ms).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub give_up: u64,
+    /// Raft backend: most entries per AppendEntries.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch: u64,
+    /// Raft backend: base election timeout T (ms).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(2..=600_000))]
+    pub election_timeout: u64,
+    /// Raft backend: leader heartbeat period (ms).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub heartbeat: u64,
 }
 
 impl Args {
@@ -219,7 +252,24 @@ impl Args {
                 q as usize
             }
         };
+        let raft = raft::Config {
+            servers,
+            clients: self.clients as usize,
+            quorum: majority(servers),
+            requests: self.ops,
+            inflight: self.inflight as usize,
+            batch: self.batch as usize,
+            keys: self.keys,
+            read_permille: (self.read_ratio * 1000.0).round() as u32,
+            snapshot_every: 0,
+            election: Duration::from_millis(self.election_timeout),
+            heartbeat: Duration::from_millis(self.heartbeat),
+            retry: Duration::from_millis(self.retry),
+            give_up: Duration::from_millis(self.give_up),
+        };
         Config {
+            backend: self.backend,
+            raft: Arc::new(raft),
             servers,
             clients: self.clients as usize,
             replicas,
@@ -244,6 +294,9 @@ impl Args {
 pub enum Node {
     Replica(Box<Replica>),
     Client(Box<Client>),
+    /// A server of the Raft backend: Raft's own, unchanged.
+    LogServer(Box<raft::server::Server>),
+    LogClient(Box<LogClient>),
 }
 
 /// One operation as its client saw it.
@@ -287,11 +340,23 @@ pub struct ReplicaReport {
     pub gave_up: bool,
 }
 
+/// What a server of the Raft backend reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogServerReport {
+    pub term: u64,
+    pub commit: u64,
+    /// Commands it applied (duplicates excluded).
+    pub executed: u64,
+    pub terms_led: usize,
+    pub leader_at_end: bool,
+}
+
 /// What a rank reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Output {
     Replica(ReplicaReport),
     Client(ClientReport),
+    LogServer(LogServerReport),
 }
 
 impl Process for Node {
@@ -303,30 +368,59 @@ impl Process for Node {
         match self {
             Node::Replica(s) => s.on_start(ctx),
             Node::Client(c) => c.on_start(ctx),
+            Node::LogServer(s) => ctx.nested(Msg::Raft, Timer::Raft, |c| s.on_start(c)),
+            Node::LogClient(l) => ctx.nested(Msg::Raft, Timer::Raft, |c| l.on_start(c)),
         }
     }
     fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut Ctx<Msg, Timer>) {
-        match self {
-            Node::Replica(s) => s.on_message(from, msg, ctx),
-            Node::Client(c) => c.on_message(from, msg, ctx),
+        match (self, msg) {
+            (Node::Replica(s), msg) => s.on_message(from, msg, ctx),
+            (Node::Client(c), msg) => c.on_message(from, msg, ctx),
+            (Node::LogServer(s), Msg::Raft(m)) => {
+                ctx.nested(Msg::Raft, Timer::Raft, |c| s.on_message(from, m, c))
+            }
+            (Node::LogClient(l), Msg::Raft(m)) => {
+                ctx.nested(Msg::Raft, Timer::Raft, |c| l.on_message(from, m, c))
+            }
+            (Node::LogServer(_) | Node::LogClient(_), _) => {}
         }
     }
     fn on_timer(&mut self, t: Timer, ctx: &mut Ctx<Msg, Timer>) {
-        match self {
-            Node::Replica(s) => s.on_timer(t, ctx),
-            Node::Client(c) => c.on_timer(t, ctx),
+        match (self, t) {
+            (Node::Replica(s), t) => s.on_timer(t, ctx),
+            (Node::Client(c), t) => c.on_timer(t, ctx),
+            (Node::LogServer(s), Timer::Raft(t)) => {
+                ctx.nested(Msg::Raft, Timer::Raft, |c| s.on_timer(t, c))
+            }
+            (Node::LogClient(l), Timer::Raft(t)) => {
+                ctx.nested(Msg::Raft, Timer::Raft, |c| l.on_timer(t, c))
+            }
+            (Node::LogServer(_) | Node::LogClient(_), _) => {}
         }
     }
     fn is_done(&self) -> bool {
         match self {
             Node::Replica(s) => s.is_done(),
             Node::Client(c) => c.is_done(),
+            Node::LogServer(s) => s.is_done(),
+            Node::LogClient(l) => l.is_done(),
         }
     }
     fn output(&self) -> Output {
         match self {
             Node::Replica(s) => Output::Replica(s.report()),
             Node::Client(c) => Output::Client(c.report()),
+            Node::LogServer(s) => {
+                let r = s.report();
+                Output::LogServer(LogServerReport {
+                    term: r.term,
+                    commit: r.commit,
+                    executed: s.sm.executed,
+                    terms_led: r.led.len(),
+                    leader_at_end: r.leader_at_end,
+                })
+            }
+            Node::LogClient(l) => Output::Client(l.report()),
         }
     }
 }
@@ -338,10 +432,12 @@ impl Algorithm for Hashmap {
     const NAME: &'static str = "distributed-hashmap";
     const ABOUT: &'static str = "A distributed hashmap: keys on a consistent-hashing ring, each replicated on --replicas servers and read and written through quorums (ABD: versions are Lamport timestamps, reads write back), retransmission, anti-entropy (--anti-entropy). Checks linearizability of every client's history per key, and completion wherever a key's group keeps a quorum.";
     const NEEDS_CLOCKS: bool = true;
+    /// Only the Raft backend persists anything (validate refuses restarts of the ABD one).
+    const RECOVERS: bool = true;
     type Args = Args;
     type Proc = Node;
 
-    fn validate(args: &Args, np: usize, _faults: &FaultPlan) -> Result<(), String> {
+    fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
         let c = args.clients as usize;
         if c >= np {
             return Err(format!(
@@ -349,6 +445,34 @@ impl Algorithm for Hashmap {
             ));
         }
         let servers = np - c;
+        match args.backend {
+            Backend::Abd => {
+                if faults.recovers() {
+                    return Err("the abd backend is crash-stop (its replicas keep nothing on stable storage): --restart and --crash-after-persist are for --backend raft".into());
+                }
+            }
+            Backend::Raft => {
+                if let Some(r) = faults
+                    .restarts
+                    .iter()
+                    .chain(&faults.persist_crashes)
+                    .find(|r| r.rank >= servers)
+                {
+                    return Err(format!(
+                        "rank {} is a client (servers are 0..{}): only servers can be restarted",
+                        r.rank,
+                        servers - 1
+                    ));
+                }
+                if args.replicas != 0
+                    || args.read_quorum != 0
+                    || args.write_quorum != 0
+                    || args.anti_entropy != 0
+                {
+                    return Err("--replicas, --read-quorum, --write-quorum and --anti-entropy are for --backend abd: the raft backend replicates the whole map on every server through one log".into());
+                }
+            }
+        }
         if args.replicas as usize > servers {
             return Err(format!(
                 "--replicas {} is more than the {servers} servers at np={np} with {c} client(s)",
@@ -375,10 +499,24 @@ impl Algorithm for Hashmap {
 
     fn build(args: &Args, rank: Rank, np: usize) -> Node {
         let cfg = Arc::new(args.config(np));
-        if rank < cfg.servers {
-            Node::Replica(Box::new(Replica::new(rank, cfg)))
+        match (cfg.backend, rank < cfg.servers) {
+            (Backend::Abd, true) => Node::Replica(Box::new(Replica::new(rank, cfg))),
+            (Backend::Abd, false) => Node::Client(Box::new(Client::new(rank, cfg))),
+            (Backend::Raft, true) => {
+                Node::LogServer(Box::new(raft::server::Server::new(rank, cfg.raft.clone())))
+            }
+            (Backend::Raft, false) => Node::LogClient(Box::new(LogClient::new(rank, cfg))),
+        }
+    }
+
+    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Node {
+        let cfg = Arc::new(args.config(np));
+        if cfg.backend == Backend::Raft && rank < cfg.servers {
+            let server = raft::server::Server::recover(rank, cfg.raft.clone(), stored);
+            Node::LogServer(Box::new(server))
         } else {
-            Node::Client(Box::new(Client::new(rank, cfg)))
+            // Not reached: validate lets only Raft servers restart.
+            Self::build(args, rank, np)
         }
     }
 
@@ -396,6 +534,7 @@ impl Algorithm for Hashmap {
             Output::Replica(s) => serde_json::json!({
                 "replica": {"keys": s.store.len(), "repaired": s.repaired, "exchanges": s.exchanges, "gave_up": s.gave_up}
             }),
+            Output::LogServer(s) => serde_json::json!({ "log_server": s }),
             Output::Client(c) => serde_json::json!({
                 "client": {
                     "ops": c.ops.len(),

@@ -184,7 +184,7 @@ impl Replica {
                     );
                 }
             }
-            Msg::QueryResp { .. } | Msg::StoreAck { .. } | Msg::FinishedAck => {}
+            Msg::QueryResp { .. } | Msg::StoreAck { .. } | Msg::FinishedAck | Msg::Raft(_) => {}
         }
     }
 
@@ -205,7 +205,7 @@ impl Replica {
                 ctx.note("gave up");
                 ctx.cancel_timer(Timer::AntiEntropy);
             }
-            Timer::Retry => {}
+            Timer::Retry | Timer::Raft(_) => {}
         }
     }
 
