@@ -4,6 +4,7 @@
 use super::*;
 use crate::shared::observe::report::{ClockSync, Ending, RankResult};
 use crate::shared::process::{effects_of, sends_of};
+use crate::shared::Effect;
 
 /// 3 servers (all replicas of every key, majorities), 1 client at rank 3.
 fn cfg(args: &[&str]) -> (Args, Arc<Config>) {
@@ -23,14 +24,14 @@ fn cfg(args: &[&str]) -> (Args, Arc<Config>) {
 fn client_report(n: &Node) -> ClientReport {
     match n.output() {
         Output::Client(c) => c,
-        Output::Replica(_) => panic!("a client"),
+        _ => panic!("a client"),
     }
 }
 
 fn replica_report(n: &Node) -> ReplicaReport {
     match n.output() {
         Output::Replica(r) => r,
-        Output::Client(_) => panic!("a replica"),
+        _ => panic!("a replica"),
     }
 }
 
@@ -338,4 +339,26 @@ fn the_checker_refutes_a_stale_read_and_accepts_it_within_clock_uncertainty() {
         vec![vec![record(2, None, Some(Some(b"zzzzzzzz")), (0, 1))]],
     );
     assert!(check::linearizability(&phantom).violations[0].contains("no write wrote"));
+}
+
+#[test]
+fn the_raft_backend_runs_rafts_server_with_its_effects_wrapped() {
+    let (a, _) = cfg(&["--backend", "raft"]);
+    let mut server = Hashmap::build(&a, 0, 4);
+    let e = effects_of(&mut server, 0, 4, |n, ctx| n.on_start(ctx));
+    assert!(
+        e.iter()
+            .any(|e| matches!(e, Effect::SetTimer { timer: Timer::Raft(_), .. })),
+        "{e:?}"
+    );
+    let mut client = Hashmap::build(&a, 3, 4);
+    let e = effects_of(&mut client, 3, 4, |n, ctx| n.on_start(ctx));
+    let sent = sends_of(&e);
+    assert!(
+        matches!(&sent[0], (0, Msg::Raft(raft::Msg::Request { cmds, .. })) if cmds.len() == 4),
+        "{sent:?}"
+    );
+    // A message of the other backend is ignored, not misread.
+    let e = effects_of(&mut server, 0, 4, |n, ctx| n.on_message(3, Msg::Finished, ctx));
+    assert!(e.is_empty());
 }
