@@ -1,5 +1,5 @@
-//! `scripts/bench shared-counter`: one mpirun job per np. In each, every rank runs K
-//! operations on one cell hosted by rank 0, in turn: a bare `MPI_Fetch_and_op` + flush loop
+//! `scripts/bench shared-counter`: one mpirun job per np. In each, every rank runs operations
+//! on one cell hosted by rank 0 (K at first, more until a measurement lasts a second), in turn: a bare `MPI_Fetch_and_op` + flush loop
 //! (the floor), our `SharedCounter::fetch_add`, the compare-and-swap increment, and the
 //! originals' locked scheme. Prints total ops/s and the ratios, and merges them into a JSON
 //! file keyed by np.
@@ -18,13 +18,32 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Total operations per second of `k` operations on every rank.
-fn timed(world: &World, k: u64, f: impl FnOnce()) -> f64 {
-    world.barrier();
-    let t = Instant::now();
-    f();
-    let slowest = world.max_f64(t.elapsed().as_secs_f64());
-    (k * world.size() as u64) as f64 / slowest
+/// At least this long per measurement, so that one descheduling does not decide a figure.
+const MIN_SECONDS: f64 = 1.0;
+
+/// Total operations per second when every rank runs `f(k)` (k operations), timed on rank 0's
+/// clock from before a barrier (no rank starts earlier) to after the closing one (every rank
+/// is done). `k` starts at `k0` and grows until one measurement lasts `MIN_SECONDS`.
+fn timed(world: &World, k0: u64, f: impl Fn(u64)) -> f64 {
+    let mut k = k0.max(1);
+    loop {
+        let t = Instant::now();
+        world.barrier();
+        f(k);
+        world.barrier();
+        // Rank 0's reading decides for everyone (the others' are 0 in the max).
+        let own = if world.rank() == 0 {
+            t.elapsed().as_secs_f64()
+        } else {
+            0.0
+        };
+        let secs = world.max_f64(own);
+        if secs >= MIN_SECONDS || k >= 1 << 34 {
+            return (k * world.size() as u64) as f64 / secs;
+        }
+        let grow = (MIN_SECONDS * 1.2 / secs.max(1e-6)).ceil() as u64;
+        k *= grow.clamp(2, 1000);
+    }
 }
 
 fn main() {
@@ -49,17 +68,17 @@ fn main() {
                                          // the noise of shared cores then favour neither.
         let (mut raws, mut ours) = (Vec::new(), Vec::new());
         for _ in 0..3 {
-            raws.push(timed(&world, k, || {
+            raws.push(timed(&world, k, |k| {
                 cell.raw_fetch_add_loop(k);
             }));
-            ours.push(timed(&world, k, || {
+            ours.push(timed(&world, k, |k| {
                 for _ in 0..k {
                     counter.fetch_add(1);
                 }
             }));
         }
         let (raw, fetch_add) = (median(raws), median(ours));
-        let cas = timed(&world, k, || {
+        let cas = timed(&world, k, |k| {
             for _ in 0..k {
                 counter.cas_increment();
             }
@@ -70,9 +89,9 @@ fn main() {
     // The locked scheme is far slower: fewer operations, same rate computation.
     let k_legacy = (k / 10).max(100);
     let legacy_cell = LegacyCell::new(&world, 0, 0);
-    let legacy = timed(&world, k_legacy, || {
+    let legacy = timed(&world, k_legacy, |k| {
         let counter = SharedCounter(&legacy_cell);
-        for _ in 0..k_legacy {
+        for _ in 0..k {
             counter.fetch_add(1);
         }
     });
@@ -96,8 +115,8 @@ fn main() {
             "legacy": legacy,
             "fetch_add_vs_raw": fetch_add / raw,
             "fetch_add_vs_legacy": fetch_add / legacy,
-            "ops_per_rank": k,
-            "legacy_ops_per_rank": k_legacy,
+            "min_seconds_per_measurement": MIN_SECONDS,
+            "timing": "whole run on rank 0's clock between two barriers",
         });
         std::fs::write(&out, serde_json::to_string_pretty(&all).unwrap()).expect("write");
     }

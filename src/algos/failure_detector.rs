@@ -617,6 +617,7 @@ mod tests {
             earlier: Vec::new(),
             metrics: Metrics::default(),
             clock: Default::default(),
+            host: String::new(),
         };
         let restored = Suspicion {
             peer: 2,

@@ -732,6 +732,7 @@ mod tests {
                 earlier: Vec::new(),
                 metrics: Metrics::default(),
                 clock: Default::default(),
+                host: String::new(),
             },
             RankResult {
                 rank: 1,
@@ -741,6 +742,7 @@ mod tests {
                 earlier: Vec::new(),
                 metrics: Metrics::default(),
                 clock: Default::default(),
+                host: String::new(),
             },
         ];
         let run = RunResult {

@@ -436,9 +436,14 @@ fn in_process(args: &CounterArgs, common: &CommonArgs, np: usize) -> u8 {
 
 fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
     let (rank, init) = (world.rank(), initial(args.op));
-    let (log, final_value) = match args.scheme {
+    // The run's time is rank 0's clock from before the first barrier (no rank can start
+    // earlier) to after the second (every rank has finished): one clock for the whole run.
+    // Per-rank timers, maxed, miss the ranks that ran while another was descheduled.
+    let started;
+    let (log, final_value, elapsed) = match args.scheme {
         Scheme::Rma => {
             let host = RmaCellHost::new(world, args.host, init);
+            started = Instant::now();
             world.barrier();
             let log = {
                 let cell = host.open();
@@ -452,11 +457,13 @@ fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
                 )
             };
             world.barrier();
+            let whole = started.elapsed().as_secs_f64();
             let final_value = (rank == 0).then(|| host.open().load());
-            (log, final_value)
+            (log, final_value, whole)
         }
         Scheme::Legacy => {
             let cell = LegacyCell::new(world, args.host, init);
+            started = Instant::now();
             world.barrier();
             let log = run_rank(
                 &cell,
@@ -467,11 +474,11 @@ fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
                 &limits(common, rank),
             );
             world.barrier();
+            let whole = started.elapsed().as_secs_f64();
             let final_value = (rank == 0).then(|| cell.load());
-            (log, final_value)
+            (log, final_value, whole)
         }
     };
-    let elapsed = world.max_f64(log.elapsed_s);
     let blob = postcard::to_allocvec(&log).expect("logs serialize");
     let Some(blobs) = world.gather_to_root(&blob) else {
         return code::OK;
@@ -539,6 +546,7 @@ fn conclude(
             earlier: Vec::new(),
             metrics: Metrics::default(),
             clock: Default::default(),
+            host: String::new(),
         })
         .collect();
     let run = RunResult {

@@ -272,6 +272,7 @@ fn run_of(args: &Args, clients: Vec<Vec<OpRecord>>) -> RunResult<Output> {
             earlier: Vec::new(),
             metrics: Default::default(),
             clock: ClockSync::default(),
+            host: String::new(),
         })
         .collect();
     for (i, ops) in clients.into_iter().enumerate() {
@@ -286,6 +287,7 @@ fn run_of(args: &Args, clients: Vec<Vec<OpRecord>>) -> RunResult<Output> {
             earlier: Vec::new(),
             metrics: Default::default(),
             clock: ClockSync::default(),
+            host: String::new(),
         });
     }
     let np = ranks.len();
@@ -347,8 +349,13 @@ fn the_raft_backend_runs_rafts_server_with_its_effects_wrapped() {
     let mut server = Hashmap::build(&a, 0, 4);
     let e = effects_of(&mut server, 0, 4, |n, ctx| n.on_start(ctx));
     assert!(
-        e.iter()
-            .any(|e| matches!(e, Effect::SetTimer { timer: Timer::Raft(_), .. })),
+        e.iter().any(|e| matches!(
+            e,
+            Effect::SetTimer {
+                timer: Timer::Raft(_),
+                ..
+            }
+        )),
         "{e:?}"
     );
     let mut client = Hashmap::build(&a, 3, 4);
@@ -359,6 +366,8 @@ fn the_raft_backend_runs_rafts_server_with_its_effects_wrapped() {
         "{sent:?}"
     );
     // A message of the other backend is ignored, not misread.
-    let e = effects_of(&mut server, 0, 4, |n, ctx| n.on_message(3, Msg::Finished, ctx));
+    let e = effects_of(&mut server, 0, 4, |n, ctx| {
+        n.on_message(3, Msg::Finished, ctx)
+    });
     assert!(e.is_empty());
 }

@@ -589,6 +589,7 @@ pub fn run_mpi<A: Algorithm>(
         offset_us,
         uncertainty_us,
     };
+    result.host = mpi.host_name();
     // Each role group reduces its members' values over its own communicator; the views
     // travel to rank 0 with the outputs.
     let value = A::group_value(&result.output);

@@ -111,6 +111,10 @@ impl World {
         group.all_reduce_into(&ends[..], &mut mins[..], SystemOperation::min());
         Some([sums[0], sums[1], mins[0], u64::MAX - mins[1]])
     }
+    /// This process's host, as MPI names it (`MPI_Get_processor_name`).
+    pub fn host_name(&self) -> String {
+        mpi::environment::processor_name().unwrap_or_default()
+    }
     /// Rank 0's process id, at every rank: a name for this job's scratch files.
     pub fn root_pid(&self) -> u32 {
         let mut pid = std::process::id();

@@ -81,6 +81,9 @@ pub struct RankResult<O> {
     /// Its clock against rank 0's (zero in the simulator, whose time is one virtual clock).
     #[serde(default)]
     pub clock: ClockSync,
+    /// The host it ran on (`MPI_Get_processor_name`; empty in the simulator).
+    #[serde(default)]
+    pub host: String,
 }
 
 /// A rank's clock offset against rank 0's, measured at the start under MPI for algorithms
@@ -157,6 +160,7 @@ impl<O> RunResult<O> {
                     output,
                     earlier: Vec::new(),
                     clock: ClockSync::default(),
+                    host: String::new(),
                     metrics: Metrics::default(),
                 })
                 .collect(),
@@ -251,6 +255,7 @@ impl<O: Serialize> RunResult<O> {
                     "output": shorten(view(&r.output)),
                     "metrics": r.metrics.to_json(),
                     "clock": r.clock,
+                    "host": r.host,
                 })
             })
             .collect();

@@ -393,6 +393,7 @@ impl<P: Process> Node<P> {
                 earlier: self.earlier,
                 metrics,
                 clock: Default::default(),
+                host: String::new(),
             },
             self.rec.into_events(),
         )
