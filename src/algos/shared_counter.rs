@@ -92,6 +92,8 @@ pub struct RankLog {
     pub elapsed_s: f64,
     pub crashed: bool,
     pub timed_out: bool,
+    /// The host it ran on (under MPI).
+    pub host: String,
 }
 
 /// A rank's output in the report (the values themselves are checked, not reported).
@@ -479,6 +481,10 @@ fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
             (log, final_value, whole)
         }
     };
+    let log = RankLog {
+        host: world.host_name(),
+        ..log
+    };
     let blob = postcard::to_allocvec(&log).expect("logs serialize");
     let Some(blobs) = world.gather_to_root(&blob) else {
         return code::OK;
@@ -546,7 +552,7 @@ fn conclude(
             earlier: Vec::new(),
             metrics: Metrics::default(),
             clock: Default::default(),
-            host: String::new(),
+            host: l.host.clone(),
         })
         .collect();
     let run = RunResult {
