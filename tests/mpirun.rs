@@ -231,3 +231,40 @@ fn bad_input_under_mpirun_says_one_sentence_once() {
         r.stderr
     );
 }
+
+/// A real `kill -9` of one rank: MPI ends the job, and the wrapper says which rank died, by
+/// which signal, and how to crash a rank the algorithms survive.
+#[test]
+fn a_rank_killed_by_a_signal_is_explained() {
+    let _guard = mpirun_lock();
+    let mut child = std::process::Command::new(root().join("scripts/mpirun"))
+        .args(["-np", "3"])
+        .arg(bin("raft"))
+        .args([
+            "--requests",
+            "100000000",
+            "--seed",
+            "424242",
+            "--timeout",
+            "60",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // The newest rank of this job (its seed marks it).
+    let killed = std::process::Command::new("pkill")
+        .args(["-9", "-n", "-f", "raft --requests 100000000 --seed 424242"])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no rank found to kill");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(137), "{stderr}");
+    assert!(
+        stderr.contains("was killed by signal 9 (Killed), and MPI ended the whole job")
+            && stderr.contains("use --crash RANK@MS"),
+        "{stderr}"
+    );
+}

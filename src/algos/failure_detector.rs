@@ -106,6 +106,8 @@ pub struct Detector {
     delta: Duration,
     timeouts: Vec<Duration>,
     suspected: Vec<bool>,
+    /// Peers that said they stopped (their run ended): no longer watched.
+    left: Vec<bool>,
     log: Vec<Suspicion>,
 }
 
@@ -122,6 +124,7 @@ impl Detector {
             delta: Duration::from_millis(args.delta),
             timeouts: vec![Duration::from_millis(args.timeout_initial); np],
             suspected: vec![false; np],
+            left: vec![false; np],
             log: Vec::new(),
         }
     }
@@ -152,6 +155,10 @@ impl Detector {
         from: Rank,
         ctx: &mut Ctx<M, T>,
     ) -> bool {
+        if self.left[from] {
+            // A heartbeat that overtook its sender's goodbye: nothing to watch any more.
+            return false;
+        }
         let restored = self.suspected[from];
         if restored {
             self.suspected[from] = false;
@@ -168,6 +175,15 @@ impl Detector {
         }
         ctx.set_timer(FdTimer::Peer(from).into(), self.timeouts[from]);
         restored
+    }
+
+    /// A peer said its run is over (it stops sending heartbeats): stop watching it, so that
+    /// ranks whose runs end later (their clocks started later) do not suspect it; a
+    /// suspicion of it ends, since the goodbye proves it was alive.
+    pub fn on_leave<M: Clone, T: From<FdTimer>>(&mut self, from: Rank, ctx: &mut Ctx<M, T>) {
+        self.on_heartbeat(from, ctx);
+        self.left[from] = true;
+        ctx.cancel_timer(FdTimer::Peer(from).into());
     }
 
     /// A peer's timer expired: suspect it. Returns whether the suspected set changed.
@@ -212,6 +228,8 @@ pub struct FdOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
     Heartbeat,
+    /// The sender's run is over: it stops sending heartbeats.
+    Leave,
 }
 
 impl From<Heartbeat> for Msg {
@@ -222,7 +240,10 @@ impl From<Heartbeat> for Msg {
 
 impl Kind for Msg {
     fn kind(&self) -> &'static str {
-        "Heartbeat"
+        match self {
+            Msg::Heartbeat => "Heartbeat",
+            Msg::Leave => "Leave",
+        }
     }
 }
 
@@ -255,8 +276,13 @@ impl Process for FailureDetector {
         self.fd.start(ctx);
         ctx.set_timer(Timer::End, self.duration);
     }
-    fn on_message(&mut self, from: Rank, _msg: Msg, ctx: &mut Ctx<Msg, Timer>) {
-        self.fd.on_heartbeat(from, ctx);
+    fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut Ctx<Msg, Timer>) {
+        match msg {
+            Msg::Heartbeat => {
+                self.fd.on_heartbeat(from, ctx);
+            }
+            Msg::Leave => self.fd.on_leave(from, ctx),
+        }
     }
     fn on_timer(&mut self, timer: Timer, ctx: &mut Ctx<Msg, Timer>) {
         match timer {
@@ -264,7 +290,11 @@ impl Process for FailureDetector {
             Timer::Fd(FdTimer::Peer(p)) => {
                 self.fd.on_timeout(p, ctx);
             }
-            Timer::End => self.done = true,
+            Timer::End => {
+                self.done = true;
+                // Tell the others, whose runs may end later: a silence now is not a crash.
+                ctx.broadcast(&Msg::Leave);
+            }
         }
     }
     fn is_done(&self) -> bool {
@@ -596,8 +626,20 @@ mod tests {
     #[test]
     fn end_timer_finishes() {
         let mut p = node(Mode::Fixed);
-        effects_of(&mut p, 0, 3, |p, c| p.on_timer(Timer::End, c));
+        let e = effects_of(&mut p, 0, 3, |p, c| p.on_timer(Timer::End, c));
         assert!(p.is_done());
+        assert_eq!(
+            crate::shared::process::sends_of(&e),
+            vec![(1, Msg::Leave), (2, Msg::Leave)]
+        );
+        // A peer that left is no longer watched, even if a late heartbeat follows.
+        let e = effects_of(&mut p, 0, 3, |p, c| p.on_message(1, Msg::Leave, c));
+        assert_eq!(
+            e.last(),
+            Some(&Effect::CancelTimer(Timer::Fd(FdTimer::Peer(1))))
+        );
+        let e = effects_of(&mut p, 0, 3, |p, c| p.on_message(1, Msg::Heartbeat, c));
+        assert!(e.is_empty());
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub fn direct(name: &str, args: &[&str]) -> Run {
     finish(Command::new(bin(name)).args(args).output().unwrap())
 }
 
+/// Hold this while running an mpirun job by hand: one job at a time.
+pub fn mpirun_lock() -> std::sync::MutexGuard<'static, ()> {
+    MPIRUN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Run a binary under real mpirun through the project's wrapper, one job at a time.
 pub fn mpirun(np: usize, name: &str, args: &[&str]) -> Run {
     let _guard = MPIRUN.lock().unwrap_or_else(|e| e.into_inner());
