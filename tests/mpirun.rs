@@ -237,7 +237,7 @@ fn bad_input_under_mpirun_says_one_sentence_once() {
 #[test]
 fn a_rank_killed_by_a_signal_is_explained() {
     let _guard = mpirun_lock();
-    let mut child = std::process::Command::new(root().join("scripts/mpirun"))
+    let child = std::process::Command::new(root().join("scripts/mpirun"))
         .args(["-np", "3"])
         .arg(bin("raft"))
         .args([
