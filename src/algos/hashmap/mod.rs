@@ -34,6 +34,13 @@
 //!   its keys and versions); for segments that differ the other sends its entries, and each
 //!   side keeps the newer version of every key: the repairs are counted.
 //!
+//! - **The Raft backend** (`--backend raft`): the same map, workload, client records and
+//!   checker on one Raft log replicated on every server. The servers are the `raft` binary's
+//!   own, unchanged ([`Ctx::nested`] runs their handlers and wraps their messages and timers
+//!   in [`Msg::Raft`] and [`Timer::Raft`]); the clients ([`log_client`]) send puts and gets to
+//!   the leader, and reads go through the log. Only this backend persists anything, so only it
+//!   accepts `--restart`.
+//!
 //! Checks in every run:
 //! - linearizability: per key (P-compositionality), every client's operations, with the
 //!   intervals in which they were pending on rank 0's clock (each rank's offset is measured
