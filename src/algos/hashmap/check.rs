@@ -337,57 +337,44 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
     })
 }
 
-/// `pattern` with the number `v` in place of its `{:.N}`, or nothing when `v` is null.
-fn opt(v: &Value, pattern: &str) -> String {
-    let Some(x) = v.as_f64() else {
-        return String::new();
-    };
-    let (head, rest) = pattern.split_once("{:.").expect("a {:.N} in the pattern");
-    let (digits, tail) = rest.split_once('}').expect("a closed {:.N}");
-    format!("{head}{x:.*}{tail}", digits.parse().unwrap_or(2))
-}
-
 /// Human-readable lines.
 pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
     let cfg = args.config(run.np);
-    let placement = match cfg.backend {
-        Backend::Abd => String::new(),
-        Backend::Raft => format!(
-            "raft backend: one log on every server (majority {}), batch {}; ",
-            cfg.raft.quorum, cfg.raft.batch
+    let (placement, replication) = match cfg.backend {
+        Backend::Abd => (
+            String::new(),
+            format!(
+                "{} replicas each (R={}, W={}{})",
+                cfg.replicas,
+                cfg.read_quorum,
+                cfg.write_quorum,
+                if cfg.read_quorum + cfg.write_quorum <= cfg.replicas {
+                    ": R + W <= N, reads may miss writes"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Backend::Raft => (
+            format!(
+                "raft backend: one log on every server (majority {}), batch {}; ",
+                cfg.raft.quorum, cfg.raft.batch
+            ),
+            "every key on every server".to_string(),
         ),
     };
-    let mut lines = vec![placement
-        + &format!(
-        "servers 0-{}, clients {}-{}; {} keys, {} replicas each (R={}, W={}{}), {} ops per client ({}% gets), {} in flight{}",
+    let mut lines = vec![format!(
+        "{placement}servers 0-{}, clients {}-{}; {} keys, {replication}, {} ops per client ({}% gets), {} in flight{}",
         cfg.servers - 1,
         cfg.servers,
         run.np - 1,
         cfg.keys,
-        cfg.replicas,
-        cfg.read_quorum,
-        cfg.write_quorum,
-        if cfg.read_quorum + cfg.write_quorum <= cfg.replicas {
-            ": R + W <= N, reads may miss writes"
-        } else {
-            ""
-        },
         cfg.ops,
         (args.read_ratio * 100.0).round(),
         cfg.inflight,
         cfg.anti_entropy
             .map_or(String::new(), |p| format!(", anti-entropy every {} ms", p.as_millis()))
     )];
-    if cfg.backend == Backend::Raft {
-        // No quorums of its own: say what replicates instead.
-        lines[0] = lines[0].replace(
-            &format!(
-                "{} replicas each (R={}, W={})",
-                cfg.replicas, cfg.read_quorum, cfg.write_quorum
-            ),
-            "every key on every server",
-        );
-    }
     for r in &run.ranks {
         let tail = if r.crashed { " (crashed)" } else { "" };
         lines.push(match &r.output {
@@ -456,18 +443,19 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
     }
     let f = figures(args, run);
     let ms = |k: &str, q: &str| f[k][q].as_f64().unwrap_or(f64::NAN);
+    let num = |v: &Value| v.as_f64();
     lines.push(format!(
         "{} operations, {:.0} ops/s; get p50 {:.3} ms p99 {:.3} ms{}, put p50 {:.3} ms p99 {:.3} ms{}; {:.1} messages per op{}",
         f["operations"],
         f["ops_per_s"].as_f64().unwrap_or(0.0),
         ms("get_latency", "p50_ms"),
         ms("get_latency", "p99_ms"),
-        opt(&f["round_trips_per_get"], " ({:.2} round trips)"),
+        num(&f["round_trips_per_get"]).map_or(String::new(), |x| format!(" ({x:.2} round trips)")),
         ms("put_latency", "p50_ms"),
         ms("put_latency", "p99_ms"),
-        opt(&f["round_trips_per_put"], " ({:.2})"),
+        num(&f["round_trips_per_put"]).map_or(String::new(), |x| format!(" ({x:.2})")),
         f["messages_per_op"].as_f64().unwrap_or(f64::NAN),
-        opt(&f["theoretical_messages_per_op"], " (theory {:.1})"),
+        num(&f["theoretical_messages_per_op"]).map_or(String::new(), |x| format!(" (theory {x:.1})")),
     ));
     let ch = &f["checker"];
     lines.push(format!(

@@ -255,24 +255,30 @@ impl Client {
             _ => {}
         }
     }
+}
 
+/// The replicas of `p`'s group that have not answered its current phase.
+fn silent(p: &Pending) -> Vec<Rank> {
+    p.group
+        .iter()
+        .copied()
+        .filter(|r| !p.answered.contains(r))
+        .collect()
+}
+
+impl Client {
     /// Why `p` is stuck: its phase, who answered, who did not.
     fn why(&self, p: &Pending, after: &str) -> String {
         let (phase, need) = match p.phase {
             Phase::Query => ("query", self.cfg.read_quorum),
             Phase::Store(..) => ("store", self.cfg.write_quorum),
         };
-        let silent: Vec<Rank> = p
-            .group
-            .iter()
-            .copied()
-            .filter(|r| !p.answered.contains(r))
-            .collect();
         format!(
-            "{after}: {phase} phase had {} of the {} answers it needs from group {:?}; silent: {silent:?}",
+            "{after}: {phase} phase had {} of the {} answers it needs from group {:?}; silent: {:?}",
             p.answered.len(),
             need,
-            p.group
+            p.group,
+            silent(p)
         )
     }
 
@@ -301,14 +307,7 @@ impl Client {
                 for p in self.pending.values_mut() {
                     if now.saturating_sub(p.sent_us) >= retry {
                         p.sent_us = now;
-                        let msg = Self::phase_msg(p);
-                        let silent: Vec<Rank> = p
-                            .group
-                            .iter()
-                            .copied()
-                            .filter(|r| !p.answered.contains(r))
-                            .collect();
-                        ctx.send_to_group(silent, &msg);
+                        ctx.send_to_group(silent(p), &Self::phase_msg(p));
                     }
                 }
                 if let Some((u, tries)) = &mut self.unacked {
