@@ -152,6 +152,22 @@ impl World {
         }
         (best.1, best.0 / 2 + 1)
     }
+    /// Synchronize the clocks (`clock_offset`, `rounds` round trips per rank), then start
+    /// together: a barrier, after which every rank's clock restarts at 0. Returns the new
+    /// origin and the offset and uncertainty on it. Without the common start, rank 0, busy
+    /// syncing with each rank in turn, began seconds late on loaded hosts, and the first
+    /// operations that needed it timed out.
+    pub fn synchronized_start(&self, rounds: usize) -> (std::time::Instant, i64, i64) {
+        let base = std::time::Instant::now();
+        let (offset, uncertainty) = self.clock_offset(|| base.elapsed().as_micros() as i64, rounds);
+        self.barrier();
+        let start = std::time::Instant::now();
+        let mine = (start - base).as_micros() as i64;
+        let mut root = mine;
+        self.comm.process_at_rank(0).broadcast_into(&mut root);
+        // Rank 0's restarted clock is its old one minus `root`, ours minus `mine`.
+        (start, offset - root + mine, uncertainty)
+    }
     /// Broadcast rank 0's exit code so that every rank exits with it.
     pub fn agree_on_exit_code(&self, code: u8) -> u8 {
         let mut c = code;
