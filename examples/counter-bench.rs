@@ -2,9 +2,10 @@
 //! on one cell hosted by rank 0 (K at first, more until a measurement lasts a second), in turn: a bare `MPI_Fetch_and_op` + flush loop
 //! (the floor), our `SharedCounter::fetch_add`, the compare-and-swap increment, and the
 //! originals' locked scheme. Prints total ops/s and the ratios, and merges them into a JSON
-//! file keyed by np.
+//! file keyed by np (or `--label`).
 //!
-//! Usage: `counter-bench --ops K --out FILE` under mpirun.
+//! Usage: `counter-bench --ops K --out FILE [--label NAME]` under mpirun (the row's key: NAME,
+//! default np).
 
 use std::time::Instant;
 
@@ -56,6 +57,7 @@ fn main() {
     };
     let k: u64 = flag("--ops").and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let out = flag("--out").expect("--out FILE");
+    let label = flag("--label");
     let world = World::init().expect("MPI init");
     let np = world.size();
 
@@ -98,8 +100,10 @@ fn main() {
     drop(legacy_cell);
 
     if world.rank() == 0 {
+        let prefix = label.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+        let key = label.unwrap_or_else(|| np.to_string());
         println!(
-            "np={np}: raw MPI_Fetch_and_op {raw:.0} ops/s; fetch_add {fetch_add:.0} ({:.2}x raw); cas {cas:.0} ({:.2}x raw); legacy {legacy:.0}; fetch_add / legacy = {:.1}x",
+            "{prefix}np={np}: raw MPI_Fetch_and_op {raw:.0} ops/s; fetch_add {fetch_add:.0} ({:.2}x raw); cas {cas:.0} ({:.2}x raw); legacy {legacy:.0}; fetch_add / legacy = {:.1}x",
             fetch_add / raw,
             cas / raw,
             fetch_add / legacy
@@ -108,7 +112,8 @@ fn main() {
             .ok()
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_else(|| json!({}));
-        all[np.to_string()] = json!({
+        all[key] = json!({
+            "np": np,
             "raw": raw,
             "fetch_add": fetch_add,
             "cas": cas,

@@ -14,9 +14,27 @@ fn report_of(np: usize, args: &[&str], tag: &str) -> serde_json::Value {
     read_json(&report)
 }
 
+/// The np values to run RMA at. MPICH 4.0's ch4:ucx carries these atomics as active messages
+/// that need the target in MPI: with more ranks than cores one rank starved (13 ops/s, runs
+/// past any timeout), so under MPICH only np up to the cores (2 here) is tested; the cluster
+/// test runs it at np 6 on 3 emulated hosts. See the README (MPICH).
+fn rma_nps(all: &[usize]) -> Vec<usize> {
+    if std::env::var("MPIDIST_MPI").as_deref() != Ok("mpich") {
+        return all.to_vec();
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let kept: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&np| np <= cores.max(2))
+        .collect();
+    eprintln!("MPICH: shared-counter under mpirun at np {kept:?} only (of {all:?}): more ranks than cores starve under its active-message RMA");
+    kept
+}
+
 #[test]
 fn every_op_and_scheme_at_several_np() {
-    for np in [1, 2, 4, 8] {
+    for np in rma_nps(&[1, 2, 4, 8]) {
         for op in ["fetch-add", "cas", "max", "swap", "read"] {
             for scheme in ["rma", "legacy"] {
                 let tag = format!("{op}-{scheme}");
@@ -34,16 +52,20 @@ fn every_op_and_scheme_at_several_np() {
 
 #[test]
 fn a_crashed_rank_stops_and_the_checks_count_what_it_did() {
+    // Rank 2 crashes at 30 ms, rank 1 hosts; at np 2 (MPICH, see `rma_nps`) rank 0 crashes.
+    let np = *rma_nps(&[4]).first().unwrap_or(&2);
+    let crashed = if np == 4 { 2 } else { 0 };
+    let crash = format!("{crashed}@30");
     let rep = report_of(
-        4,
-        &["--ops", "1000000", "--crash", "2@30", "--host", "1"],
+        np,
+        &["--ops", "1000000", "--crash", &crash, "--host", "1"],
         "crash",
     );
     assert_checks_passed(&rep);
     let ranks = rep["ranks"].as_array().unwrap();
-    assert_eq!(ranks[2]["crashed"], true);
-    let done2 = ranks[2]["output"]["ops_done"].as_u64().unwrap();
-    assert!(done2 < 1_000_000, "rank 2 stopped early: {done2}");
+    assert_eq!(ranks[crashed]["crashed"], true);
+    let done = ranks[crashed]["output"]["ops_done"].as_u64().unwrap();
+    assert!(done < 1_000_000, "rank {crashed} stopped early: {done}");
     let total: u64 = ranks
         .iter()
         .map(|r| r["output"]["ops_done"].as_u64().unwrap())
