@@ -200,8 +200,9 @@ fn omega_under_mpirun_elects_rank_1_after_rank_0_crashes() {
             assert_eq!(rank["output"]["leader"], 1, "np {np}: {rank}");
         }
         // Detection: at least a timeout after the last heartbeat (sent at most a period
-        // before the crash), at most the largest timeout plus slack for scheduling on
-        // oversubscribed cores.
+        // before the crash), less a period for the ranks' start skew (each clock starts as
+        // its rank leaves the barrier, some ms apart on oversubscribed cores: 74.8 ms was
+        // seen under MPICH at np 8); at most the largest timeout plus slack for scheduling.
         let lat = detection_latency(&rep, 0, 300.0);
         let max_timeout = rep["ranks"]
             .as_array()
@@ -211,7 +212,7 @@ fn omega_under_mpirun_elects_rank_1_after_rank_0_crashes() {
             .map(|r| r["output"]["fd"]["timeouts_ms"][0].as_f64().unwrap())
             .fold(0.0, f64::max);
         assert!(
-            lat >= timeout - period - 1.0,
+            lat >= timeout - 2.0 * period - 1.0,
             "np {np}: detected after {lat} ms"
         );
         assert!(
