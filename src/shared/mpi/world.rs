@@ -105,11 +105,20 @@ impl World {
         let counts = [1, u64::from(value.is_some())];
         let mut sums = [0u64; 2];
         group.all_reduce_into(&counts[..], &mut sums[..], SystemOperation::sum());
-        // min of v and of MAX - v: the smallest and the largest value in one reduction.
-        let ends = value.map_or([u64::MAX; 2], |v| [v, u64::MAX - v]);
-        let mut mins = [0u64; 2];
+        // min of v and of MAX - v: the smallest and the largest value in one reduction. Reduced
+        // as i64 with the top bit flipped (which keeps the order): MPICH 4.0.2 takes MPI_MIN of
+        // MPI_UINT64_T as signed, and found u64::MAX smaller than 1851.
+        let flip = |x: u64| (x ^ (1 << 63)) as i64;
+        let unflip = |x: i64| (x as u64) ^ (1 << 63);
+        let ends = value.map_or([i64::MAX; 2], |v| [flip(v), flip(u64::MAX - v)]);
+        let mut mins = [0i64; 2];
         group.all_reduce_into(&ends[..], &mut mins[..], SystemOperation::min());
-        Some([sums[0], sums[1], mins[0], u64::MAX - mins[1]])
+        Some([
+            sums[0],
+            sums[1],
+            unflip(mins[0]),
+            u64::MAX - unflip(mins[1]),
+        ])
     }
     /// This process's host, as MPI names it (`MPI_Get_processor_name`).
     pub fn host_name(&self) -> String {
