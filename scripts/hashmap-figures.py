@@ -8,7 +8,7 @@ import statistics
 import sys
 
 runs, out = sys.argv[1:3]
-result = {"configurations": [], "checker": None}
+result = {"configurations": [], "checker": []}
 
 
 def load(pattern):
@@ -52,18 +52,26 @@ for name, label in (("np4-n3", "np 4, 3 replicas"), ("np8-n3", "np 8, 3 replicas
           f"{row['messages_per_op']:.2f} messages per op{theory}; "
           f"not linearizable in {row['runs_not_linearizable']} of {len(reports)} runs")
 
-checker = load("checker-*.json")
-if checker:
-    c = [j["checker"] for j in checker]
-    result["checker"] = {
+result["checker"] = []
+for keys, method in (("1000", "auto"), ("1000", "search"), ("10", "auto")):
+    c = [j["checker"] for j in load(f"checker-k{keys}-{method}-*.json")]
+    if not c:
+        continue
+    k = {
         "operations": c[0]["operations"], "keys": c[0]["keys"], "clients": 16, "runs": len(c),
+        "method": method,
         "seconds": statistics.median(x["seconds"] for x in c),
         "ms_per_10k_ops": statistics.median(x["ms_per_10k_ops"] for x in c),
         "linearizable": all(x["violations"] == 0 for x in c),
     }
-    k = result["checker"]
-    print(f"checker: {k['operations']:,} operations over {k['keys']} keys from 16 clients in "
-          f"{k['seconds']:.3f} s ({k['ms_per_10k_ops']:.1f} ms per 10,000 operations)")
+    result["checker"].append(k)
+    print(f"checker ({method}): {k['operations']:,} operations over {k['keys']} keys from 16 "
+          f"clients in {k['seconds']:.3f} s ({k['ms_per_10k_ops']:.1f} ms per 10,000 operations)"
+          + ("" if k["linearizable"] else "; NOT DECIDED LINEARIZABLE"))
+by = {(k["keys"], k["method"]): k["seconds"] for k in result["checker"]}
+if (1000, "auto") in by and (1000, "search") in by:
+    result["search_over_exact"] = by[(1000, "search")] / by[(1000, "auto")]
+    print(f"the search takes {result['search_over_exact']:.2f}x the exact check's time on the same history")
 
 json.dump(result, open(out, "w"), indent=2)
 print(f"wrote {out}")

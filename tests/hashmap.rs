@@ -195,39 +195,52 @@ fn sweeps() {
 }
 
 /// With R + W <= N a read quorum can miss the last write: the checker must catch it in some
-/// seeds, and say which operations and why.
+/// seeds, and say which operations and why; the exact check and the search agree on every seed.
 #[test]
 fn weak_quorums_are_caught_reading_stale_values() {
     for quorums in [["1", "1"], ["2", "1"]] {
-        let r = direct(
-            "distributed-hashmap",
-            &[
-                "--sim",
-                "--np",
-                "5",
-                "--clients",
-                "2",
-                "--read-quorum",
-                quorums[0],
-                "--write-quorum",
-                quorums[1],
-                "--ops",
-                "60",
-                "--keys",
-                "4",
-                "--delay",
-                "0..5",
-                "--seeds",
-                "0..1000",
-            ],
-        );
+        let sweep = |checker: &str| {
+            direct(
+                "distributed-hashmap",
+                &[
+                    "--checker",
+                    checker,
+                    "--sim",
+                    "--np",
+                    "5",
+                    "--clients",
+                    "2",
+                    "--read-quorum",
+                    quorums[0],
+                    "--write-quorum",
+                    quorums[1],
+                    "--ops",
+                    "60",
+                    "--keys",
+                    "4",
+                    "--delay",
+                    "0..5",
+                    "--seeds",
+                    "0..1000",
+                ],
+            )
+        };
+        let r = sweep("auto");
         assert_eq!(r.code, 1, "R={} W={}: {}", quorums[0], quorums[1], r.stdout);
-        let caught = r
-            .stdout
-            .lines()
-            .filter(|l| l.contains("check linearizability FAILED"))
-            .count();
+        let failed = |out: &str| -> Vec<String> {
+            out.lines()
+                .filter(|l| l.contains("check linearizability FAILED"))
+                .map(String::from)
+                .collect()
+        };
+        let caught = failed(&r.stdout).len();
         assert!(caught > 0, "{}", r.stdout);
+        let searched = sweep("search");
+        assert_eq!(
+            failed(&r.stdout),
+            failed(&searched.stdout),
+            "exact check vs search"
+        );
         let example = r
             .stdout
             .lines()

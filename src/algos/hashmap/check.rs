@@ -7,7 +7,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::ring::key_name;
-use super::{Args, Backend, ClientReport, Config, OpRecord, Output, ReplicaReport, Version};
+use super::{
+    Args, Backend, Checker, ClientReport, Config, OpRecord, Output, ReplicaReport, Version,
+};
 use crate::algos::sequence_paxos::steps_summary;
 use crate::shared::faults::FaultPlan;
 use crate::shared::observe::latency;
@@ -61,7 +63,7 @@ pub struct Verdict {
 }
 
 /// Check every key's history.
-pub fn linearizability(run: &RunResult<Output>) -> Verdict {
+pub fn linearizability(run: &RunResult<Output>, how: Checker) -> Verdict {
     let started = Instant::now();
     let mut ids: HashMap<&[u8], u32> = HashMap::new();
     let mut per_key: BTreeMap<u32, Vec<(Operation, Rank, &OpRecord)>> = BTreeMap::new();
@@ -95,7 +97,13 @@ pub fn linearizability(run: &RunResult<Output>) -> Verdict {
     let ops = per_key.values().map(|v| v.len()).sum();
     for (key, hist) in &per_key {
         let plain: Vec<Operation> = hist.iter().map(|h| h.0).collect();
-        match linearizability::check(&plain) {
+        let verdict = match how {
+            Checker::Auto => linearizability::check(&plain),
+            Checker::Search => {
+                linearizability::search_within(&plain, linearizability::DEFAULT_BUDGET)
+            }
+        };
+        match verdict {
             Ok(()) => continue,
             Err(Search::Undecided(steps)) => {
                 violations.push(format!(
@@ -185,7 +193,7 @@ fn failures<'a>(
 /// The checks of a run.
 pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
     let cfg = args.config(run.np);
-    let lin = linearizability(run);
+    let lin = linearizability(run, args.checker);
     let mut checks = vec![Check::from_violations(
         "linearizability",
         format!(
@@ -250,7 +258,7 @@ fn divergent(cfg: &Config, run: &RunResult<Output>) -> usize {
 /// The figures of a run.
 pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
     let cfg = args.config(run.np);
-    let lin = linearizability(run);
+    let lin = linearizability(run, args.checker);
     let all: Vec<(i64, &OpRecord)> = run
         .ranks
         .iter()
@@ -333,6 +341,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
             "ms_per_10k_ops": (lin.ops > 0).then(|| lin.elapsed_s * 1e3 * 1e4 / lin.ops as f64),
             "clock_uncertainty_us": lin.uncertainty_us,
             "violations": lin.violations.len(),
+            "method": args.checker,
         },
     })
 }

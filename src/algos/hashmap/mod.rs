@@ -162,6 +162,17 @@ pub enum Backend {
     Raft,
 }
 
+/// How the checker decides a key's history.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checker {
+    /// Exactly in O(n log n) where every value was written once (always, here), else by search.
+    Auto,
+    /// The Wing & Gong / Lowe search alone (exponential in the concurrency on a key), to
+    /// compare.
+    Search,
+}
+
 /// The run's configuration, shared by all ranks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -242,6 +253,10 @@ pub struct Args {
     /// Raft backend: leader heartbeat period (ms).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub heartbeat: u64,
+    /// How the linearizability checker decides each key (auto: exactly, in O(n log n), since
+    /// every written value is distinct; search: the Wing & Gong / Lowe search alone).
+    #[arg(long, value_enum, default_value_t = Checker::Auto)]
+    pub checker: Checker,
 }
 
 impl Args {

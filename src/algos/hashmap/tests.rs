@@ -321,7 +321,7 @@ fn the_checker_refutes_a_stale_read_and_accepts_it_within_clock_uncertainty() {
             vec![record(1, None, Some(Some(v1)), (40, 50))],
         ],
     );
-    let lin = check::linearizability(&run);
+    let lin = check::linearizability(&run, Checker::Auto);
     assert_eq!(lin.violations.len(), 1);
     assert!(
         lin.violations[0].starts_with("key-1: stale read")
@@ -334,13 +334,17 @@ fn the_checker_refutes_a_stale_read_and_accepts_it_within_clock_uncertainty() {
         offset_us: 0,
         uncertainty_us: 15,
     };
-    assert!(check::linearizability(&run).violations.is_empty());
+    assert!(check::linearizability(&run, Checker::Auto)
+        .violations
+        .is_empty());
     // A read of a value nobody wrote.
     let phantom = run_of(
         &a,
         vec![vec![record(2, None, Some(Some(b"zzzzzzzz")), (0, 1))]],
     );
-    assert!(check::linearizability(&phantom).violations[0].contains("no write wrote"));
+    assert!(
+        check::linearizability(&phantom, Checker::Auto).violations[0].contains("no write wrote")
+    );
 }
 
 #[test]
