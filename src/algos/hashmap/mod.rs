@@ -168,8 +168,8 @@ pub enum Backend {
 pub enum Checker {
     /// Exactly in O(n log n) where every value was written once (always, here), else by search.
     Auto,
-    /// The Wing & Gong / Lowe search alone (exponential in the concurrency on a key), to
-    /// compare.
+    /// The Wing & Gong / Lowe search alone decides (exponential in the concurrency on a key),
+    /// to compare; a violation's explanation still starts from the exact check's witness.
     Search,
 }
 

@@ -122,9 +122,10 @@ struct Cluster {
 /// operation of A precedes one of B, i.e. iff `f(A) < s(B)` (A's earliest end before B's
 /// latest start). So the history is linearizable iff no read returned a value nobody wrote,
 /// no read precedes its own write, and this order on clusters has no cycle. It has none iff it
-/// has no cycle of two: if every remaining cluster has a predecessor, the two with the
-/// smallest `f` precede each other. (The "zones" of Gibbons & Korach, 1997, and Anderson et
-/// al., 2010: no two forward zones overlap, no backward zone lies inside a forward one.)
+/// has no cycle of two: in a cycle, let A and B be the two clusters with the smallest `f`; A's
+/// predecessor P in it is not A, so `f(B) <= f(P) < s(A)`, and likewise `f(A) < s(B)`. (The
+/// "zones" of Gibbons & Korach, 1997, and Anderson et al., 2010: no two forward zones overlap,
+/// no backward zone lies inside a forward one.)
 /// The witness of a violation is at most six operations: the two clusters' writes and the
 /// operations that set their `f` and `s`, which keep the same `f` and `s` on their own.
 fn check_distinct(all: &[Operation]) -> Option<Result<(), Verdict>> {
@@ -394,8 +395,9 @@ fn window(bits: &[u64], lo: usize) -> Vec<u64> {
 /// into `ops`, in invoke order) that is still not linearizable, and one sentence.
 ///
 /// The subset is 1-minimal: removing any one of its operations (a write together with the
-/// reads of its value) leaves a linearizable history. Shrinking costs one check per operation,
-/// so only histories of at most `limit` operations are shrunk; longer ones keep them all.
+/// reads of its value) leaves a linearizable history. Shrinking costs one check per operation;
+/// it starts from the exact check's witness (at most six operations) where the values are
+/// distinct, else from the whole history, and only if that has at most `limit` operations.
 pub fn explain(ops: &[Operation], limit: usize) -> (Vec<usize>, String) {
     // With distinct values the exact check's witness (at most six operations) is a start.
     let mut keep: Vec<usize> = match check_distinct(ops) {
@@ -437,6 +439,21 @@ fn reason(ops: &[Operation], keep: &[usize]) -> String {
             .copied()
             .filter(move |&j| ops[j].op == RegOp::Write(v))
     };
+    let value = |j: usize| match ops[j].op {
+        RegOp::Write(u) | RegOp::Read(Some(u)) => Some(u),
+        RegOp::Read(None) => None,
+    };
+    let mut written: Vec<u32> = keep
+        .iter()
+        .filter_map(|&j| match ops[j].op {
+            RegOp::Write(u) => Some(u),
+            RegOp::Read(_) => None,
+        })
+        .collect();
+    let n = written.len();
+    written.sort_unstable();
+    written.dedup();
+    let distinct = written.len() == n;
     for &r in keep {
         match ops[r].op {
             RegOp::Read(Some(v)) => {
@@ -447,17 +464,30 @@ fn reason(ops: &[Operation], keep: &[usize]) -> String {
                 if w.all(|w| ops[r].precedes(&ops[w])) {
                     return "a read returned a value before the write of it was invoked".into();
                 }
-                // Stale: the write of v precedes another write, or a read of another value,
-                // that precedes the read.
-                for &w1 in keep.iter().filter(|&&j| ops[j].op == RegOp::Write(v)) {
-                    for &x in keep {
-                        if !(ops[w1].precedes(&ops[x]) && ops[x].precedes(&ops[r])) {
-                            continue;
-                        }
-                        match ops[x].op {
-                            RegOp::Write(u) if u != v => return "stale read: the read returned a value that a later write, completed before the read was invoked, had overwritten".into(),
-                            RegOp::Read(Some(u)) if u != v => return "stale read: the read returned a value that an earlier read, invoked after the value's write had completed, had seen overwritten".into(),
-                            _ => {}
+                // Stale: the write of v precedes another write that precedes the read.
+                for w1 in writes(v) {
+                    if keep.iter().any(|&x| {
+                        matches!(ops[x].op, RegOp::Write(u) if u != v)
+                            && ops[w1].precedes(&ops[x])
+                            && ops[x].precedes(&ops[r])
+                    }) {
+                        return "stale read: the read returned a value that a later write, completed before the read was invoked, had overwritten".into();
+                    }
+                }
+                // With distinct values an operation on v that precedes one on u puts u's write
+                // after v's, and an operation on u that precedes the read puts it before the read.
+                if distinct {
+                    for &y in keep.iter().filter(|&&y| y != r && value(y) == Some(v)) {
+                        for &x in keep.iter().filter(|&&x| ops[y].precedes(&ops[x])) {
+                            let Some(u) = value(x).filter(|&u| u != v) else {
+                                continue;
+                            };
+                            if keep
+                                .iter()
+                                .any(|&z| value(z) == Some(u) && ops[z].precedes(&ops[r]))
+                            {
+                                return "stale read: the read returned a value already overwritten when it was invoked: an operation on a newer value followed one on this value, and one on the newer value completed before the read".into();
+                            }
                         }
                     }
                 }
@@ -553,6 +583,24 @@ mod tests {
         let early = [r(Some(1), 0, 1), w(1, 2, 3)];
         assert!(check(&early).is_err());
         assert!(explain(&early, 100).1.contains("before the write"));
+        // Stale reads shown by other operations on the values than their writes: a read of
+        // the old value before the new write; a read that saw the new value after the old
+        // write had completed.
+        for h in [
+            [w(1, 0, 100), r(Some(1), 1, 2), w(2, 3, 4), r(Some(1), 5, 6)],
+            [
+                w(1, 0, 1),
+                w(2, 0, 10),
+                r(Some(2), 2, 20),
+                r(Some(1), 11, 12),
+            ],
+        ] {
+            let (ops, why) = explain(&h, 100);
+            assert!(
+                ops.len() == 4 && why.starts_with("stale read"),
+                "{ops:?} {why}"
+            );
+        }
         // Two reads that see the writes in opposite orders: no order fits both.
         let h = [
             w(1, 0, 10),
@@ -667,7 +715,7 @@ mod tests {
 
     #[test]
     fn heavy_concurrency_on_one_key_is_decided() {
-        // 20,000 operations on one register with about 40 pending at any time: beyond the
+        // 20,000 operations on one register, about 20 pending at a time (40 at most): beyond the
         // search's budget, exact for distinct values. Linearizable by construction (each
         // interval holds its operation's point of a sequential run); then one read made stale.
         use rand::{Rng, SeedableRng};
