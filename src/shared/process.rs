@@ -204,12 +204,21 @@ pub fn effects_of<P: Process>(
     np: usize,
     f: impl FnOnce(&mut P, &mut Ctx<P::Msg, P::Timer>),
 ) -> Vec<Effect<P::Msg, P::Timer>> {
+    effects_at(p, rank, np, Duration::ZERO, f)
+}
+
+/// Call one handler on `s` (a process, or one role of one) as rank `rank` of `np` at time `now`
+/// and return its effects, in order: the one harness of the unit tests.
+pub fn effects_at<S, M: Clone, T>(
+    s: &mut S,
+    rank: Rank,
+    np: usize,
+    now: Duration,
+    f: impl FnOnce(&mut S, &mut Ctx<M, T>),
+) -> Vec<Effect<M, T>> {
     let mut rng = process_rng(1, rank);
     let mut effects = Vec::new();
-    f(
-        p,
-        &mut Ctx::new(rank, np, Duration::ZERO, &mut rng, &mut effects),
-    );
+    f(s, &mut Ctx::new(rank, np, now, &mut rng, &mut effects));
     effects
 }
 
