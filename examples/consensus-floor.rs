@@ -21,9 +21,11 @@ use mpi::traits::*;
 use serde_json::json;
 
 use mpidist::algos::raft::{self, Raft};
-use mpidist::algos::sequence_paxos::{Args, SequencePaxos};
+use mpidist::algos::sequence_paxos::{self, Args, SequencePaxos};
 use mpidist::shared::faults::FaultPlan;
 use mpidist::shared::mpi::{run_mpi, MpiConfig, World};
+use mpidist::shared::observe::latency::Latency;
+use mpidist::shared::service::{LogArgs, ServiceArgs};
 use mpidist::shared::Algorithm;
 
 const WARMUP: usize = 500;
@@ -120,15 +122,21 @@ fn main() {
     let servers = np - 1;
     let rtt = raw_round_trip(world, servers, n);
     let chain = raw_commit_chain(world, servers, n);
-    let args = Args {
+    // One command at a time, no batching, no deadline that a slow machine could reach.
+    let service = ServiceArgs {
         clients: 1,
         requests: n as u32,
         inflight: 1,
-        batch: 1,
-        election_timeout: 50,
-        heartbeat: 10,
         retry: 40,
         give_up: 60_000,
+        log: LogArgs {
+            batch: 1,
+            election_timeout: 50,
+            heartbeat: 10,
+        },
+    };
+    let args = Args {
+        service: service.clone(),
     };
     let cfg = MpiConfig {
         seed: 1,
@@ -147,17 +155,10 @@ fn main() {
         .broadcast_into(&mut timed[..]);
     // Raft on the same workload, storage unsynced then synced.
     let raft_args = raft::Args {
-        clients: 1,
-        requests: n as u32,
-        inflight: 1,
-        batch: 1,
+        service,
         keys: 16,
         read_ratio: 0.5,
         snapshot_every: 0,
-        election_timeout: 50,
-        heartbeat: 10,
-        retry: 40,
-        give_up: 60_000,
     };
     let base = flag("--data-dir").map_or_else(std::env::temp_dir, Into::into);
     let mut raft_runs = Vec::new();
@@ -175,27 +176,23 @@ fn main() {
     }
     if let Ok(Some(run)) = run {
         let raft_figure = |r: &Result<Option<mpidist::shared::RunResult<raft::Output>>, _>,
-                           q: &str| {
+                           q: fn(&Latency) -> f64| {
             let Ok(Some(r)) = r else {
                 return (f64::NAN, false);
             };
-            let f = Raft::figures(&raft_args, r).expect("figures");
+            let f = raft::check::figures(&raft_args, r);
             let ok = Raft::check(&raft_args, r).iter().all(|c| c.passed);
-            (
-                f["commit_latency"][q].as_f64().unwrap_or(f64::NAN) * 1e3,
-                ok,
-            )
+            (f.commit_latency.as_ref().map_or(f64::NAN, q) * 1e3, ok)
         };
-        let (raft_p50, raft_ok) = raft_figure(&raft_runs[0], "p50_ms");
-        let (raft_p99, _) = raft_figure(&raft_runs[0], "p99_ms");
-        let (fsync_p50, fsync_ok) = raft_figure(&raft_runs[1], "p50_ms");
-        let (fsync_p99, _) = raft_figure(&raft_runs[1], "p99_ms");
+        let (raft_p50, raft_ok) = raft_figure(&raft_runs[0], |l| l.p50_ms);
+        let (raft_p99, _) = raft_figure(&raft_runs[0], |l| l.p99_ms);
+        let (fsync_p50, fsync_ok) = raft_figure(&raft_runs[1], |l| l.p50_ms);
+        let (fsync_p99, _) = raft_figure(&raft_runs[1], |l| l.p99_ms);
         let checks = SequencePaxos::check(&args, &run);
-        let figures = SequencePaxos::figures(&args, &run).expect("figures");
-        let p50_us = figures["commit_latency"]["p50_ms"]
-            .as_f64()
-            .expect("latency")
-            * 1e3;
+        let latency = sequence_paxos::check::figures(&args, &run)
+            .commit_latency
+            .expect("latency");
+        let p50_us = latency.p50_ms * 1e3;
         let [rtt, chain] = timed;
         let v = json!({
             "servers": servers,
@@ -203,7 +200,7 @@ fn main() {
             "raw_round_trip_us": rtt,
             "raw_commit_chain_us": chain,
             "sequence_paxos_p50_us": p50_us,
-            "sequence_paxos_p99_us": figures["commit_latency"]["p99_ms"].as_f64().unwrap_or(0.0) * 1e3,
+            "sequence_paxos_p99_us": latency.p99_ms * 1e3,
             "p50_in_round_trips": p50_us / rtt,
             "p50_in_commit_chains": p50_us / chain,
             "raft_p50_us": raft_p50,

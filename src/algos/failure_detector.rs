@@ -138,14 +138,14 @@ impl Detector {
     pub fn start<M: Clone + From<Heartbeat>, T: From<FdTimer>>(&mut self, ctx: &mut Ctx<M, T>) {
         self.beat(ctx);
         for p in self.peers().collect::<Vec<_>>() {
-            ctx.set_timer(FdTimer::Peer(p).into(), self.timeouts[p]);
+            ctx.set_timer(FdTimer::Peer(p), self.timeouts[p]);
         }
     }
 
     /// Heartbeats to every peer, and the next beat.
     pub fn beat<M: Clone + From<Heartbeat>, T: From<FdTimer>>(&mut self, ctx: &mut Ctx<M, T>) {
-        ctx.broadcast(&Heartbeat.into());
-        ctx.set_timer(FdTimer::Beat.into(), self.period);
+        ctx.broadcast(&Heartbeat);
+        ctx.set_timer(FdTimer::Beat, self.period);
     }
 
     /// A heartbeat from `from`: re-arm its timer; restore it if suspected. Returns whether
@@ -173,7 +173,7 @@ impl Detector {
                 self.timeouts[from].as_millis()
             ));
         }
-        ctx.set_timer(FdTimer::Peer(from).into(), self.timeouts[from]);
+        ctx.set_timer(FdTimer::Peer(from), self.timeouts[from]);
         restored
     }
 
@@ -183,7 +183,7 @@ impl Detector {
     pub fn on_leave<M: Clone, T: From<FdTimer>>(&mut self, from: Rank, ctx: &mut Ctx<M, T>) {
         self.on_heartbeat(from, ctx);
         self.left[from] = true;
-        ctx.cancel_timer(FdTimer::Peer(from).into());
+        ctx.cancel_timer(FdTimer::Peer(from));
     }
 
     /// A peer's timer expired: suspect it. Returns whether the suspected set changed.

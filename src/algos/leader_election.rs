@@ -29,6 +29,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::failure_detector::{Detector, FdArgs, FdOutput, FdTimer, Heartbeat, Mode};
+pub use crate::shared::election::{election_delay, Ballot};
 use crate::shared::faults::FaultPlan;
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
@@ -61,13 +62,6 @@ pub struct Args {
     pub ballots: Ballots,
     #[command(flatten)]
     pub fd: FdArgs,
-}
-
-/// A ballot: ordered by round, then rank, so two candidates never share one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Ballot {
-    pub round: u64,
-    pub rank: Rank,
 }
 
 /// Messages.
@@ -360,18 +354,6 @@ impl Process for LeaderElection {
 }
 
 /// Whether the fault plan lets every correct rank settle on one correct leader by the end.
-/// How long a replica waits before standing for election: rank 0 stands first, after T/5, so
-/// that a run starts with a known leader (and `--crash 0@MS` crashes it); every other wait,
-/// as after any leader's silence, is random in T..2T, so that candidacies rarely collide.
-pub fn election_delay(rank: Rank, first: bool, timeout: Duration, rng: &mut impl Rng) -> Duration {
-    let t = timeout.as_micros() as u64;
-    if first && rank == 0 {
-        Duration::from_micros(t / 5)
-    } else {
-        Duration::from_micros(rng.gen_range(t..2 * t))
-    }
-}
-
 pub fn settles(args: &Args, np: usize, faults: &FaultPlan) -> bool {
     let half = args.fd.duration / 2;
     let crashed: std::collections::BTreeSet<Rank> = faults.crashes.iter().map(|c| c.rank).collect();

@@ -2,9 +2,13 @@
 //! above it in this list):
 //!
 //! - [`process`]: the sans-IO process model (`Process`, `Ctx`, `Effect`, `Kind`, `Rank`);
-//! - [`clients`]: command ids, the client workload (window, latencies), quorum counting;
+//! - [`quorum`]: majorities and the index a quorum reached;
+//! - [`election`]: ballots and randomized election timeouts;
+//! - [`clients`]: command ids, the client workload (window, latencies);
 //! - [`faults`]: the fault plan (crashes, drop, dup, delay, partitions, heal) and its decisions;
 //! - [`observe`]: history, ShiViz trace, SVG diagram, metrics, results and the JSON report;
+//! - [`service`]: servers and client ranks of a replicated service (options, messages, the
+//!   two roles as one process, the leader-seeking closed-loop client);
 //! - [`algorithm`]: the `Algorithm` trait that makes a process a checked binary;
 //! - [`runtime`]: one rank as the drivers see it (`node`) and the deterministic simulator;
 //! - [`mpi`]: MPI itself: `World`, the MPI driver, RMA windows, shared primitives;
@@ -14,12 +18,15 @@
 pub mod algorithm;
 pub mod cli;
 pub mod clients;
+pub mod election;
 pub mod faults;
 pub mod mpi;
 pub mod observe;
 pub mod process;
+pub mod quorum;
 pub mod run;
 pub mod runtime;
+pub mod service;
 
 pub use algorithm::Algorithm;
 pub use observe::report::{Check, RunResult};

@@ -113,28 +113,39 @@ impl<'a, M: Clone, T> Ctx<'a, M, T> {
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
         self.rng
     }
-    /// Send one message.
-    pub fn send(&mut self, to: Rank, msg: M) {
-        self.effects.push(Effect::Send { to, msg });
+    /// Send one message (anything that converts into the protocol's message: a service's
+    /// server sends its peer messages as they are).
+    pub fn send(&mut self, to: Rank, msg: impl Into<M>) {
+        self.effects.push(Effect::Send {
+            to,
+            msg: msg.into(),
+        });
     }
     /// Send the same message to every rank in `group`.
-    pub fn send_to_group(&mut self, group: impl IntoIterator<Item = Rank>, msg: &M) {
+    pub fn send_to_group<X: Into<M> + Clone>(
+        &mut self,
+        group: impl IntoIterator<Item = Rank>,
+        msg: &X,
+    ) {
         for to in group {
             self.send(to, msg.clone());
         }
     }
     /// Send to every rank except this one.
-    pub fn broadcast(&mut self, msg: &M) {
+    pub fn broadcast<X: Into<M> + Clone>(&mut self, msg: &X) {
         let me = self.rank;
         self.send_to_group((0..self.np).filter(|&r| r != me), msg);
     }
     /// Arm (or re-arm) a timer.
-    pub fn set_timer(&mut self, timer: T, after: Duration) {
-        self.effects.push(Effect::SetTimer { timer, after });
+    pub fn set_timer(&mut self, timer: impl Into<T>, after: Duration) {
+        self.effects.push(Effect::SetTimer {
+            timer: timer.into(),
+            after,
+        });
     }
     /// Disarm a timer.
-    pub fn cancel_timer(&mut self, timer: T) {
-        self.effects.push(Effect::CancelTimer(timer));
+    pub fn cancel_timer(&mut self, timer: impl Into<T>) {
+        self.effects.push(Effect::CancelTimer(timer.into()));
     }
     /// Record a local event.
     pub fn local(&mut self, label: impl Into<String>) {

@@ -4,15 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::ring::key_name;
 use super::{
     Args, Backend, Checker, ClientReport, Config, OpRecord, Output, ReplicaReport, Version,
 };
-use crate::algos::sequence_paxos::steps_summary;
 use crate::shared::faults::FaultPlan;
-use crate::shared::observe::latency;
+use crate::shared::observe::latency::{self, Latency, Steps};
 use crate::shared::observe::linearizability::{self, Operation, RegOp, Verdict as Search};
 use crate::shared::{Check, Rank, RunResult};
 
@@ -149,7 +148,7 @@ fn completion_required(cfg: &Config, faults: &FaultPlan, key: u32) -> Result<(),
             cfg.ring.group(&key_name(key)).to_vec(),
             cfg.read_quorum.max(cfg.write_quorum),
         ),
-        Backend::Raft => ((0..cfg.servers).collect(), cfg.raft.quorum),
+        Backend::Raft => ((0..cfg.servers).collect(), cfg.raft.service.quorum),
     };
     let up = group.iter().filter(|&&r| !faults.down_at_end(r)).count();
     if up < need {
@@ -255,8 +254,51 @@ fn divergent(cfg: &Config, run: &RunResult<Output>) -> usize {
         .count()
 }
 
+/// Anti-entropy's work.
+#[derive(Debug, Clone, Serialize)]
+pub struct AntiEntropy {
+    pub exchanges: u64,
+    pub keys_repaired: u64,
+    pub messages: u64,
+}
+
+/// The linearizability checker's work.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckerWork {
+    pub operations: usize,
+    pub keys: usize,
+    pub seconds: f64,
+    pub ms_per_10k_ops: Option<f64>,
+    pub clock_uncertainty_us: i64,
+    pub violations: usize,
+    pub method: Checker,
+}
+
+/// The figures of a run (merged into the JSON report; the summary reads them here).
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub operations: usize,
+    pub failed_operations: usize,
+    pub ops_per_s: Option<f64>,
+    pub span_s: f64,
+    pub get_latency: Option<Latency>,
+    pub put_latency: Option<Latency>,
+    pub backend: Backend,
+    pub round_trips_per_get: Option<f64>,
+    pub round_trips_per_put: Option<f64>,
+    pub gets_with_write_back: usize,
+    pub communication_steps: Option<Steps>,
+    pub messages_per_op: Option<f64>,
+    pub theoretical_messages_per_op: Option<f64>,
+    pub theory: &'static str,
+    pub bytes_per_op: Option<f64>,
+    pub anti_entropy: AntiEntropy,
+    pub divergent_keys_at_end: usize,
+    pub checker: CheckerWork,
+}
+
 /// The figures of a run.
-pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
+pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
     let cfg = args.config(run.np);
     let lin = linearizability(run, args.checker);
     let all: Vec<(i64, &OpRecord)> = run
@@ -289,7 +331,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
         _ => 0.0,
     };
     let lat = |v: &[&OpRecord]| {
-        latency::summary_ms(
+        latency::latency_ms(
             v.iter()
                 .map(|o| o.return_us.unwrap_or(0).saturating_sub(o.invoke_us)),
         )
@@ -312,38 +354,38 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
     let per_op = |x: u64| (!done.is_empty()).then(|| x as f64 / done.len() as f64);
     let write_backs = gets.iter().filter(|o| o.trips > 1).count();
     let repaired: u64 = replicas(run).map(|r| r.2.repaired).sum();
-    json!({
-        "operations": done.len(),
-        "failed_operations": all.len() - done.len(),
-        "ops_per_s": (span_s > 0.0).then(|| done.len() as f64 / span_s),
-        "span_s": span_s,
-        "get_latency": lat(&gets),
-        "put_latency": lat(&puts),
-        "backend": if abd { "abd" } else { "raft" },
-        "round_trips_per_get": mean(&gets, &|o| o.trips as f64).filter(|_| abd),
-        "round_trips_per_put": mean(&puts, &|o| o.trips as f64).filter(|_| abd),
-        "gets_with_write_back": write_backs,
-        "communication_steps": steps_summary(done.iter().map(|o| o.1.steps)),
-        "messages_per_op": per_op(op_messages),
-        "theoretical_messages_per_op": per_op((2.0 * n) as u64 * trips).filter(|_| abd),
-        "theory": "2N messages per round trip (N requests to the group, N answers); 2 round trips per put, 1 per get or 2 with a write-back",
-        "bytes_per_op": per_op(m.total.bytes_sent),
-        "anti_entropy": {
-            "exchanges": replicas(run).map(|r| r.2.exchanges).sum::<u64>(),
-            "keys_repaired": repaired,
-            "messages": m.sent_of("Digests") + m.sent_of("Entries"),
+    Figures {
+        operations: done.len(),
+        failed_operations: all.len() - done.len(),
+        ops_per_s: (span_s > 0.0).then(|| done.len() as f64 / span_s),
+        span_s,
+        get_latency: lat(&gets),
+        put_latency: lat(&puts),
+        backend: cfg.backend,
+        round_trips_per_get: mean(&gets, &|o| o.trips as f64).filter(|_| abd),
+        round_trips_per_put: mean(&puts, &|o| o.trips as f64).filter(|_| abd),
+        gets_with_write_back: write_backs,
+        communication_steps: latency::steps_summary(done.iter().map(|o| o.1.steps)),
+        messages_per_op: per_op(op_messages),
+        theoretical_messages_per_op: per_op((2.0 * n) as u64 * trips).filter(|_| abd),
+        theory: "2N messages per round trip (N requests to the group, N answers); 2 round trips per put, 1 per get or 2 with a write-back",
+        bytes_per_op: per_op(m.total.bytes_sent),
+        anti_entropy: AntiEntropy {
+            exchanges: replicas(run).map(|r| r.2.exchanges).sum::<u64>(),
+            keys_repaired: repaired,
+            messages: m.sent_of("Digests") + m.sent_of("Entries"),
         },
-        "divergent_keys_at_end": divergent(&cfg, run),
-        "checker": {
-            "operations": lin.ops,
-            "keys": lin.keys,
-            "seconds": lin.elapsed_s,
-            "ms_per_10k_ops": (lin.ops > 0).then(|| lin.elapsed_s * 1e3 * 1e4 / lin.ops as f64),
-            "clock_uncertainty_us": lin.uncertainty_us,
-            "violations": lin.violations.len(),
-            "method": args.checker,
+        divergent_keys_at_end: divergent(&cfg, run),
+        checker: CheckerWork {
+            operations: lin.ops,
+            keys: lin.keys,
+            seconds: lin.elapsed_s,
+            ms_per_10k_ops: (lin.ops > 0).then(|| lin.elapsed_s * 1e3 * 1e4 / lin.ops as f64),
+            clock_uncertainty_us: lin.uncertainty_us,
+            violations: lin.violations.len(),
+            method: args.checker,
         },
-    })
+    }
 }
 
 /// Human-readable lines.
@@ -367,7 +409,7 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         Backend::Raft => (
             format!(
                 "raft backend: one log on every server (majority {}), batch {}; ",
-                cfg.raft.quorum, cfg.raft.batch
+                cfg.raft.service.quorum, cfg.raft.service.batch
             ),
             "every key on every server".to_string(),
         ),
@@ -451,31 +493,30 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         }
     }
     let f = figures(args, run);
-    let ms = |k: &str, q: &str| f[k][q].as_f64().unwrap_or(f64::NAN);
-    let num = |v: &Value| v.as_f64();
+    let ms = |l: &Option<Latency>, p: fn(&Latency) -> f64| l.as_ref().map_or(f64::NAN, p);
     lines.push(format!(
         "{} operations, {:.0} ops/s; get p50 {:.3} ms p99 {:.3} ms{}, put p50 {:.3} ms p99 {:.3} ms{}; {:.1} messages per op{}",
-        f["operations"],
-        f["ops_per_s"].as_f64().unwrap_or(0.0),
-        ms("get_latency", "p50_ms"),
-        ms("get_latency", "p99_ms"),
-        num(&f["round_trips_per_get"]).map_or(String::new(), |x| format!(" ({x:.2} round trips)")),
-        ms("put_latency", "p50_ms"),
-        ms("put_latency", "p99_ms"),
-        num(&f["round_trips_per_put"]).map_or(String::new(), |x| format!(" ({x:.2})")),
-        f["messages_per_op"].as_f64().unwrap_or(f64::NAN),
-        num(&f["theoretical_messages_per_op"]).map_or(String::new(), |x| format!(" (theory {x:.1})")),
+        f.operations,
+        f.ops_per_s.unwrap_or(0.0),
+        ms(&f.get_latency, |l| l.p50_ms),
+        ms(&f.get_latency, |l| l.p99_ms),
+        f.round_trips_per_get.map_or(String::new(), |x| format!(" ({x:.2} round trips)")),
+        ms(&f.put_latency, |l| l.p50_ms),
+        ms(&f.put_latency, |l| l.p99_ms),
+        f.round_trips_per_put.map_or(String::new(), |x| format!(" ({x:.2})")),
+        f.messages_per_op.unwrap_or(f64::NAN),
+        f.theoretical_messages_per_op.map_or(String::new(), |x| format!(" (theory {x:.1})")),
     ));
-    let ch = &f["checker"];
+    let ch = &f.checker;
     lines.push(format!(
         "linearizability checked over {} operations on {} keys in {:.3} s (clock uncertainty {} us); {} divergent key(s) at the end{}",
-        ch["operations"],
-        ch["keys"],
-        ch["seconds"].as_f64().unwrap_or(0.0),
-        ch["clock_uncertainty_us"],
-        f["divergent_keys_at_end"],
+        ch.operations,
+        ch.keys,
+        ch.seconds,
+        ch.clock_uncertainty_us,
+        f.divergent_keys_at_end,
         if cfg.anti_entropy.is_some() {
-            format!(", {} repaired by anti-entropy", f["anti_entropy"]["keys_repaired"])
+            format!(", {} repaired by anti-entropy", f.anti_entropy.keys_repaired)
         } else {
             String::new()
         }

@@ -8,19 +8,22 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rand::Rng;
 
 use super::{ClientReport, Config, OpRecord};
 use crate::algos::raft::kv::Op;
-use crate::algos::raft::{Msg, Timer};
-use crate::shared::{Ctx, Rank};
+use crate::algos::raft::{Msg, Raft, Timer};
+use crate::shared::service::{
+    ClientRole, ClientTimer, CtxOf, LeaderSeeker, Redirect, Redirected, Reply, Request,
+    MAX_PER_REQUEST,
+};
+use crate::shared::Rank;
 
-type C<'a> = Ctx<'a, Msg, Timer>;
+type C<'a> = CtxOf<'a, Raft>;
 
-/// Most commands in one Request.
-const MAX_PER_REQUEST: usize = 4096;
+const RETRY: Timer = Timer::Client(ClientTimer::Retry);
+const GIVE_UP: Timer = Timer::Client(ClientTimer::GiveUp);
 
 #[derive(Debug, Clone)]
 pub struct LogClient {
@@ -30,8 +33,7 @@ pub struct LogClient {
     /// Submitted, unanswered: seq -> (record, command, causal steps at invoke).
     pending: BTreeMap<u32, (OpRecord, Op, u64)>,
     done: Vec<OpRecord>,
-    leader: Rank,
-    progressed: bool,
+    seek: LeaderSeeker,
     gave_up: bool,
 }
 
@@ -43,19 +45,14 @@ pub fn value_of(client: Rank, seq: u32) -> u64 {
 impl LogClient {
     pub fn new(me: Rank, cfg: Arc<Config>) -> Self {
         LogClient {
-            leader: (me - cfg.servers) % cfg.servers,
+            seek: LeaderSeeker::new(me, cfg.servers),
             me,
             cfg,
             next_seq: 0,
             pending: BTreeMap::new(),
             done: Vec::new(),
-            progressed: false,
             gave_up: false,
         }
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.gave_up || (self.next_seq == self.cfg.ops && self.pending.is_empty())
     }
 
     /// The lowest unanswered seq (the session's watermark at the servers).
@@ -68,7 +65,7 @@ impl LogClient {
         let low = self.low();
         for part in cmds.chunks(MAX_PER_REQUEST) {
             let cmds = part.to_vec();
-            ctx.send(self.leader, Msg::Request { low, cmds });
+            ctx.send(self.seek.leader(), Msg::Request(Request { low, cmds }));
         }
     }
 
@@ -103,8 +100,8 @@ impl LogClient {
         self.send(&new, ctx);
         if self.is_done() {
             ctx.note(format!("{} operations over", self.cfg.ops));
-            ctx.cancel_timer(Timer::Retry);
-            ctx.cancel_timer(Timer::GiveUp);
+            ctx.cancel_timer(RETRY);
+            ctx.cancel_timer(GIVE_UP);
         }
     }
 
@@ -113,59 +110,65 @@ impl LogClient {
             let (mut rec, ..) = self.pending.remove(&seq).expect("pending");
             rec.failed = Some(format!(
                 "{why}: no leader answered it (last tried server {})",
-                self.leader
+                self.seek.leader()
             ));
             self.done.push(rec);
         }
     }
+}
 
-    pub fn on_start(&mut self, ctx: &mut C) {
-        ctx.set_timer(Timer::Retry, self.cfg.retry);
-        ctx.set_timer(Timer::GiveUp, self.cfg.give_up);
+impl ClientRole for LogClient {
+    type S = Raft;
+    type Report = ClientReport;
+
+    fn on_start(&mut self, ctx: &mut C) {
+        ctx.set_timer(RETRY, self.cfg.retry);
+        ctx.set_timer(GIVE_UP, self.cfg.give_up);
         self.submit(ctx);
     }
 
-    pub fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut C) {
+    fn on_reply(&mut self, from: Rank, reply: Reply<Option<u64>>, ctx: &mut C) {
         if from >= self.cfg.servers || self.is_done() {
             return;
         }
-        match msg {
-            Msg::Reply(results) => {
-                let now = ctx.now().as_micros() as u64;
-                for (seq, r) in results {
-                    if let Some((mut rec, op, steps)) = self.pending.remove(&seq) {
-                        rec.return_us = Some(now);
-                        rec.steps = ctx.steps().saturating_sub(steps) as u32;
-                        if matches!(op, Op::Get { .. }) {
-                            rec.got = Some(r.map(|v| v.to_be_bytes().to_vec()));
-                        }
-                        self.done.push(rec);
-                        self.progressed = true;
-                    }
+        let now = ctx.now().as_micros() as u64;
+        let mut news = false;
+        for (seq, r) in reply.0 {
+            if let Some((mut rec, op, steps)) = self.pending.remove(&seq) {
+                rec.return_us = Some(now);
+                rec.steps = ctx.steps().saturating_sub(steps) as u32;
+                if matches!(op, Op::Get { .. }) {
+                    rec.got = Some(r.map(|v| v.to_be_bytes().to_vec()));
                 }
-                self.leader = from;
-                self.submit(ctx);
+                self.done.push(rec);
+                news = true;
             }
-            Msg::Redirect { leader: Some(l) } if l != self.leader && l < self.cfg.servers => {
-                self.leader = l;
+        }
+        self.seek.replied(from, news);
+        self.submit(ctx);
+    }
+
+    fn on_redirect(&mut self, from: Rank, r: Redirect, ctx: &mut C) {
+        if from >= self.cfg.servers || self.is_done() {
+            return;
+        }
+        match self.seek.redirected(r, self.cfg.retry) {
+            Redirected::Resend => {
                 let all: Vec<u32> = self.pending.keys().copied().collect();
                 self.send(&all, ctx);
             }
-            Msg::Redirect { leader: None } => {
-                let soon = (self.cfg.retry / 4).max(Duration::from_millis(1));
-                ctx.set_timer(Timer::Retry, soon);
-            }
-            _ => {}
+            Redirected::RetrySoon(soon) => ctx.set_timer(RETRY, soon),
+            Redirected::Ignore => {}
         }
     }
 
-    pub fn on_timer(&mut self, t: Timer, ctx: &mut C) {
+    fn on_timer(&mut self, t: ClientTimer, ctx: &mut C) {
         if self.is_done() {
             return;
         }
         let now = ctx.now().as_micros() as u64;
         match t {
-            Timer::Retry => {
+            ClientTimer::Retry => {
                 let timeout = self.cfg.op_timeout.as_micros() as u64;
                 let expired: Vec<u32> = self
                     .pending
@@ -175,29 +178,31 @@ impl LogClient {
                     .collect();
                 let why = format!("timed out after {} ms", self.cfg.op_timeout.as_millis());
                 self.abandon(expired, &why);
-                if !std::mem::replace(&mut self.progressed, false) {
-                    self.leader = (self.leader + 1) % self.cfg.servers;
+                if self.seek.tick() {
                     let all: Vec<u32> = self.pending.keys().copied().collect();
                     self.send(&all, ctx);
                 }
                 self.submit(ctx);
                 if !self.is_done() {
-                    ctx.set_timer(Timer::Retry, self.cfg.retry);
+                    ctx.set_timer(RETRY, self.cfg.retry);
                 }
             }
-            Timer::GiveUp => {
+            ClientTimer::GiveUp => {
                 let all: Vec<u32> = self.pending.keys().copied().collect();
                 let why = format!("gave up after {} ms", self.cfg.give_up.as_millis());
                 self.abandon(all, &why);
                 self.gave_up = true;
                 ctx.note("gave up");
-                ctx.cancel_timer(Timer::Retry);
+                ctx.cancel_timer(RETRY);
             }
-            Timer::Election | Timer::Heartbeat | Timer::CheckQuorum => {}
         }
     }
 
-    pub fn report(&self) -> ClientReport {
+    fn is_done(&self) -> bool {
+        self.gave_up || (self.next_seq == self.cfg.ops && self.pending.is_empty())
+    }
+
+    fn report(&self) -> ClientReport {
         let mut ops: Vec<OpRecord> = self.done.clone();
         ops.extend(self.pending.values().map(|p| p.0.clone()));
         ops.sort_by_key(|o| o.seq);

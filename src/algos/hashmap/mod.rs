@@ -69,8 +69,9 @@ use self::log_client::LogClient;
 use self::replica::Replica;
 use self::ring::Ring;
 use crate::algos::raft;
-use crate::shared::clients::majority;
 use crate::shared::faults::FaultPlan;
+use crate::shared::quorum::majority;
+use crate::shared::service::{self, servers_at, ClientRole, LogArgs, Roles, ServerRole};
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
 /// A Lamport timestamp: the writer's clock, then its rank; totally ordered.
@@ -244,15 +245,10 @@ pub struct Args {
     /// Ranks stop waiting after this long, so that a run whose faults forbid progress ends (ms).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub give_up: u64,
-    /// Raft backend: most entries per AppendEntries.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub batch: u64,
-    /// Raft backend: base election timeout T (ms).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(2..=600_000))]
-    pub election_timeout: u64,
-    /// Raft backend: leader heartbeat period (ms).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    pub heartbeat: u64,
+    /// The Raft backend's log.
+    #[command(flatten, next_help_heading = "Raft backend")]
+    #[serde(flatten)]
+    pub log: LogArgs,
     /// How the linearizability checker decides each key (auto: exactly, in O(n log n), since
     /// every written value is distinct; search: the Wing & Gong / Lowe search alone).
     #[arg(long, value_enum, default_value_t = Checker::Auto)]
@@ -275,19 +271,21 @@ impl Args {
             }
         };
         let raft = raft::Config {
-            servers,
-            clients: self.clients as usize,
-            quorum: majority(servers),
-            requests: self.ops,
-            inflight: self.inflight as usize,
-            batch: self.batch as usize,
+            service: service::Config {
+                servers,
+                clients: self.clients as usize,
+                quorum: majority(servers),
+                requests: self.ops,
+                inflight: self.inflight as usize,
+                batch: self.log.batch as usize,
+                election: Duration::from_millis(self.log.election_timeout),
+                heartbeat: Duration::from_millis(self.log.heartbeat),
+                retry: Duration::from_millis(self.retry),
+                give_up: Duration::from_millis(self.give_up),
+            },
             keys: self.keys,
             read_permille: (self.read_ratio * 1000.0).round() as u32,
             snapshot_every: 0,
-            election: Duration::from_millis(self.election_timeout),
-            heartbeat: Duration::from_millis(self.heartbeat),
-            retry: Duration::from_millis(self.retry),
-            give_up: Duration::from_millis(self.give_up),
         };
         Config {
             backend: self.backend,
@@ -311,14 +309,15 @@ impl Args {
     }
 }
 
-/// A server's or a client's rank.
+/// A rank of the Raft backend: Raft's own server, unchanged, or the log client.
+pub type LogRank = Roles<raft::server::Server, LogClient>;
+
+/// A rank: a replica or a client of the ABD backend, or a rank of the Raft backend.
 #[derive(Debug, Clone)]
-pub enum Node {
+pub enum Proc {
     Replica(Box<Replica>),
     Client(Box<Client>),
-    /// A server of the Raft backend: Raft's own, unchanged.
-    LogServer(Box<raft::server::Server>),
-    LogClient(Box<LogClient>),
+    Log(LogRank),
 }
 
 /// One operation as its client saw it.
@@ -381,58 +380,50 @@ pub enum Output {
     LogServer(LogServerReport),
 }
 
-impl Process for Node {
+impl Process for Proc {
     type Msg = Msg;
     type Timer = Timer;
     type Output = Output;
 
     fn on_start(&mut self, ctx: &mut Ctx<Msg, Timer>) {
         match self {
-            Node::Replica(s) => s.on_start(ctx),
-            Node::Client(c) => c.on_start(ctx),
-            Node::LogServer(s) => ctx.nested(Msg::Raft, Timer::Raft, |c| s.on_start(c)),
-            Node::LogClient(l) => ctx.nested(Msg::Raft, Timer::Raft, |c| l.on_start(c)),
+            Proc::Replica(s) => s.on_start(ctx),
+            Proc::Client(c) => c.on_start(ctx),
+            Proc::Log(p) => ctx.nested(Msg::Raft, Timer::Raft, |c| p.on_start(c)),
         }
     }
     fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut Ctx<Msg, Timer>) {
         match (self, msg) {
-            (Node::Replica(s), msg) => s.on_message(from, msg, ctx),
-            (Node::Client(c), msg) => c.on_message(from, msg, ctx),
-            (Node::LogServer(s), Msg::Raft(m)) => {
-                ctx.nested(Msg::Raft, Timer::Raft, |c| s.on_message(from, m, c))
+            (Proc::Replica(s), msg) => s.on_message(from, msg, ctx),
+            (Proc::Client(c), msg) => c.on_message(from, msg, ctx),
+            (Proc::Log(p), Msg::Raft(m)) => {
+                ctx.nested(Msg::Raft, Timer::Raft, |c| p.on_message(from, m, c))
             }
-            (Node::LogClient(l), Msg::Raft(m)) => {
-                ctx.nested(Msg::Raft, Timer::Raft, |c| l.on_message(from, m, c))
-            }
-            (Node::LogServer(_) | Node::LogClient(_), _) => {}
+            (Proc::Log(_), _) => {}
         }
     }
     fn on_timer(&mut self, t: Timer, ctx: &mut Ctx<Msg, Timer>) {
         match (self, t) {
-            (Node::Replica(s), t) => s.on_timer(t, ctx),
-            (Node::Client(c), t) => c.on_timer(t, ctx),
-            (Node::LogServer(s), Timer::Raft(t)) => {
-                ctx.nested(Msg::Raft, Timer::Raft, |c| s.on_timer(t, c))
+            (Proc::Replica(s), t) => s.on_timer(t, ctx),
+            (Proc::Client(c), t) => c.on_timer(t, ctx),
+            (Proc::Log(p), Timer::Raft(t)) => {
+                ctx.nested(Msg::Raft, Timer::Raft, |c| p.on_timer(t, c))
             }
-            (Node::LogClient(l), Timer::Raft(t)) => {
-                ctx.nested(Msg::Raft, Timer::Raft, |c| l.on_timer(t, c))
-            }
-            (Node::LogServer(_) | Node::LogClient(_), _) => {}
+            (Proc::Log(_), _) => {}
         }
     }
     fn is_done(&self) -> bool {
         match self {
-            Node::Replica(s) => s.is_done(),
-            Node::Client(c) => c.is_done(),
-            Node::LogServer(s) => s.is_done(),
-            Node::LogClient(l) => l.is_done(),
+            Proc::Replica(s) => s.is_done(),
+            Proc::Client(c) => c.is_done(),
+            Proc::Log(p) => p.is_done(),
         }
     }
     fn output(&self) -> Output {
         match self {
-            Node::Replica(s) => Output::Replica(s.report()),
-            Node::Client(c) => Output::Client(c.report()),
-            Node::LogServer(s) => {
+            Proc::Replica(s) => Output::Replica(s.report()),
+            Proc::Client(c) => Output::Client(c.report()),
+            Proc::Log(Roles::Server(s)) => {
                 let r = s.report();
                 Output::LogServer(LogServerReport {
                     term: r.term,
@@ -442,7 +433,7 @@ impl Process for Node {
                     leader_at_end: r.leader_at_end,
                 })
             }
-            Node::LogClient(l) => Output::Client(l.report()),
+            Proc::Log(Roles::Client(c)) => Output::Client(c.report()),
         }
     }
 }
@@ -457,16 +448,18 @@ impl Algorithm for Hashmap {
     /// Only the Raft backend persists anything (validate refuses restarts of the ABD one).
     const RECOVERS: bool = true;
     type Args = Args;
-    type Proc = Node;
+    type Proc = Proc;
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+        let servers = servers_at("the hashmap", args.clients, np)?;
         let c = args.clients as usize;
-        if c >= np {
+        if args.log.batch > raft::MAX_BATCH {
             return Err(format!(
-                "--clients {c} leaves no server at np={np}: the hashmap needs at least one server rank besides the clients"
+                "--batch is the most entries per AppendEntries, from 1 (no batching) to {}, got {}",
+                raft::MAX_BATCH,
+                args.log.batch
             ));
         }
-        let servers = np - c;
         match args.backend {
             Backend::Abd => {
                 if faults.recovers() {
@@ -519,23 +512,24 @@ impl Algorithm for Hashmap {
         Ok(())
     }
 
-    fn build(args: &Args, rank: Rank, np: usize) -> Node {
+    fn build(args: &Args, rank: Rank, np: usize) -> Proc {
         let cfg = Arc::new(args.config(np));
         match (cfg.backend, rank < cfg.servers) {
-            (Backend::Abd, true) => Node::Replica(Box::new(Replica::new(rank, cfg))),
-            (Backend::Abd, false) => Node::Client(Box::new(Client::new(rank, cfg))),
-            (Backend::Raft, true) => {
-                Node::LogServer(Box::new(raft::server::Server::new(rank, cfg.raft.clone())))
-            }
-            (Backend::Raft, false) => Node::LogClient(Box::new(LogClient::new(rank, cfg))),
+            (Backend::Abd, true) => Proc::Replica(Box::new(Replica::new(rank, cfg))),
+            (Backend::Abd, false) => Proc::Client(Box::new(Client::new(rank, cfg))),
+            (Backend::Raft, true) => Proc::Log(Roles::Server(Box::new(raft::server::Server::new(
+                rank,
+                cfg.raft.clone(),
+            )))),
+            (Backend::Raft, false) => Proc::Log(Roles::Client(Box::new(LogClient::new(rank, cfg)))),
         }
     }
 
-    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Node {
+    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Proc {
         let cfg = Arc::new(args.config(np));
         if cfg.backend == Backend::Raft && rank < cfg.servers {
             let server = raft::server::Server::recover(rank, cfg.raft.clone(), stored);
-            Node::LogServer(Box::new(server))
+            Proc::Log(Roles::Server(Box::new(server)))
         } else {
             // Not reached: validate lets only Raft servers restart.
             Self::build(args, rank, np)
@@ -547,7 +541,7 @@ impl Algorithm for Hashmap {
     }
 
     fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
-        Some(check::figures(args, run))
+        serde_json::to_value(check::figures(args, run)).ok()
     }
 
     /// Histories and stores as counts (the checker reads them all).

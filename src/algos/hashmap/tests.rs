@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::shared::observe::report::{ClockSync, Ending, RankResult};
-use crate::shared::process::{effects_of, sends_of};
+use crate::shared::process::{effects_at, effects_of, sends_of};
+use crate::shared::service;
 use crate::shared::Effect;
 
 /// 3 servers (all replicas of every key, majorities), 1 client at rank 3.
@@ -21,14 +22,14 @@ fn cfg(args: &[&str]) -> (Args, Arc<Config>) {
     (a, c)
 }
 
-fn client_report(n: &Node) -> ClientReport {
+fn client_report(n: &Proc) -> ClientReport {
     match n.output() {
         Output::Client(c) => c,
         _ => panic!("a client"),
     }
 }
 
-fn replica_report(n: &Node) -> ReplicaReport {
+fn replica_report(n: &Proc) -> ReplicaReport {
     match n.output() {
         Output::Replica(r) => r,
         _ => panic!("a replica"),
@@ -42,7 +43,7 @@ fn v(clock: u64, writer: u32) -> Version {
 #[test]
 fn a_replica_keeps_the_highest_version_and_acknowledges_every_store() {
     let (_, c) = cfg(&[]);
-    let mut node = Node::Replica(Box::new(Replica::new(0, c)));
+    let mut node = Proc::Replica(Box::new(Replica::new(0, c)));
     let store = |ver, val: &[u8]| Msg::Store {
         op: 1,
         key: "key-1".into(),
@@ -79,8 +80,8 @@ fn a_replica_keeps_the_highest_version_and_acknowledges_every_store() {
 }
 
 /// The client's first operation: its seq-0 query to all three replicas.
-fn first_op(c: &Arc<Config>) -> (Node, Vec<(Rank, Msg)>) {
-    let mut cl = Node::Client(Box::new(Client::new(3, c.clone())));
+fn first_op(c: &Arc<Config>) -> (Proc, Vec<(Rank, Msg)>) {
+    let mut cl = Proc::Client(Box::new(Client::new(3, c.clone())));
     let e = effects_of(&mut cl, 3, 4, |cl, ctx| cl.on_start(ctx));
     (cl, sends_of(&e))
 }
@@ -190,10 +191,9 @@ fn a_get_writes_back_unless_a_write_quorum_already_has_the_value() {
 fn an_operation_past_its_timeout_is_abandoned_with_the_reason() {
     let (_, c) = cfg(&["--inflight", "1", "--ops", "1", "--op-timeout", "1"]);
     let (mut cl, _) = first_op(&c);
-    let mut rng = crate::shared::process::process_rng(1, 3);
-    let mut effects = Vec::new();
-    let mut ctx = Ctx::new(3, 4, Duration::from_millis(5), &mut rng, &mut effects);
-    cl.on_timer(Timer::Retry, &mut ctx);
+    effects_at(&mut cl, 3, 4, Duration::from_millis(5), |cl, ctx| {
+        cl.on_timer(Timer::Retry, ctx)
+    });
     let r = client_report(&cl);
     let why = r.ops[0].failed.as_deref().unwrap();
     assert!(
@@ -206,9 +206,9 @@ fn an_operation_past_its_timeout_is_abandoned_with_the_reason() {
 #[test]
 fn anti_entropy_repairs_both_sides_of_a_differing_segment() {
     let (_, c) = cfg(&["--anti-entropy", "10"]);
-    let mut a = Node::Replica(Box::new(Replica::new(0, c.clone())));
-    let mut b = Node::Replica(Box::new(Replica::new(1, c.clone())));
-    let put = |r: &mut Node, key: &str, ver| {
+    let mut a = Proc::Replica(Box::new(Replica::new(0, c.clone())));
+    let mut b = Proc::Replica(Box::new(Replica::new(1, c.clone())));
+    let put = |r: &mut Proc, key: &str, ver| {
         effects_of(r, 0, 4, |r, ctx| {
             r.on_message(
                 3,
@@ -366,7 +366,7 @@ fn the_raft_backend_runs_rafts_server_with_its_effects_wrapped() {
     let e = effects_of(&mut client, 3, 4, |n, ctx| n.on_start(ctx));
     let sent = sends_of(&e);
     assert!(
-        matches!(&sent[0], (0, Msg::Raft(raft::Msg::Request { cmds, .. })) if cmds.len() == 4),
+        matches!(&sent[0], (0, Msg::Raft(raft::Msg::Request(service::Request { cmds, .. }))) if cmds.len() == 4),
         "{sent:?}"
     );
     // A message of the other backend is ignored, not misread.

@@ -3,14 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::kv::{op_of, Op};
 use super::{Applied, Args, Output, RaftClientReport, ServerReport};
-use crate::algos::sequence_paxos::steps_summary;
 use crate::shared::clients::CommandId;
 use crate::shared::faults::{FaultPlan, Life};
-use crate::shared::observe::latency;
+use crate::shared::observe::latency::{self, Latency, Steps};
 use crate::shared::{Check, Rank, RunResult};
 
 /// Every life of every server: (rank, life number, report).
@@ -49,11 +48,13 @@ fn who(rank: Rank, life: usize) -> String {
 /// Whether the plan lets every client finish.
 fn termination_required(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
     let cfg = args.config(np);
-    let up = (0..cfg.servers).filter(|&r| !faults.down_at_end(r)).count();
-    if up < cfg.quorum {
+    let up = (0..cfg.service.servers)
+        .filter(|&r| !faults.down_at_end(r))
+        .count();
+    if up < cfg.service.quorum {
         return Err(format!(
             "only {up} of {} servers are up at the end, fewer than a majority",
-            cfg.servers
+            cfg.service.servers
         ));
     }
     faults.never_delivers().map_or(Ok(()), Err)
@@ -312,18 +313,21 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
     // Termination.
     let mut missing = Vec::new();
     for (r, crashed, c) in clients(run) {
-        if !crashed && c.work.done.len() < args.requests as usize {
+        if !crashed && c.work.done.len() < args.service.requests as usize {
             missing.push(format!(
                 "client {r}: {} of {} commands answered",
                 c.work.done.len(),
-                args.requests
+                args.service.requests
             ));
         }
     }
     checks.push(Check::if_required(
         "termination",
         termination_required(args, run.np, &run.faults),
-        format!("every correct client's {} commands answered", args.requests),
+        format!(
+            "every correct client's {} commands answered",
+            args.service.requests
+        ),
         missing,
     ));
     checks
@@ -339,8 +343,68 @@ fn leader_changes(run: &RunResult<Output>) -> Vec<(u64, Rank, u64)> {
     v
 }
 
+/// A leader elected: when, who, in which term.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeaderChange {
+    pub at_ms: f64,
+    pub leader: Rank,
+    pub term: u64,
+}
+
+/// A new leader after the leader of the moment went down.
+#[derive(Debug, Clone, Serialize)]
+pub struct Takeover {
+    pub crashed_leader: Rank,
+    pub at_ms: f64,
+    pub new_leader: Rank,
+    pub term: u64,
+    pub after_ms: f64,
+}
+
+/// The elections that followed leader crashes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Elections {
+    pub count: usize,
+    pub mean_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    pub each: Vec<Takeover>,
+}
+
+/// A restarted server: what it recovered, and when it caught up with the leader.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restart {
+    pub rank: Rank,
+    pub life: usize,
+    pub records: usize,
+    pub stored_last_index: u64,
+    pub target_index: Option<u64>,
+    pub restarted_ms: f64,
+    pub caught_up_after_ms: Option<f64>,
+}
+
+/// The figures of a run (merged into the JSON report; the summary reads them here).
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub commits: u64,
+    pub commits_per_s: Option<f64>,
+    pub client_span_s: f64,
+    pub commit_latency: Option<Latency>,
+    pub communication_steps_per_commit: Option<Steps>,
+    pub messages_per_commit: Option<f64>,
+    pub bytes_per_commit: Option<f64>,
+    pub server_messages_per_commit: Option<f64>,
+    pub theoretical_server_messages_per_commit: f64,
+    pub storage_writes_per_commit: Option<f64>,
+    pub storage_syncs_per_commit: Option<f64>,
+    pub leader_changes: Vec<LeaderChange>,
+    pub election_after_leader_crash: Elections,
+    pub restarts: Vec<Restart>,
+    pub snapshots_taken: u32,
+    pub snapshots_installed: u32,
+}
+
 /// The figures of a run.
-pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
+pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
     let lives = lives(run);
     let (seq, _) = committed(&lives);
     let commits = seq
@@ -358,7 +422,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
     };
     let m = run.metrics();
     let per_commit = |x: u64| (commits > 0).then(|| x as f64 / commits as f64);
-    let servers = run.np - args.clients as usize;
+    let servers = run.np - args.service.clients as usize;
     let changes = leader_changes(run);
     // After each crash of the leader of the moment: how long until the next leader.
     // A restart takes a rank down only if it was up.
@@ -378,58 +442,72 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Value {
         let leading = changes.iter().rev().find(|l| l.0 <= t);
         if leading.is_some_and(|l| l.1 == rank) {
             if let Some(next) = changes.iter().find(|l| l.0 > t) {
-                takeovers.push(json!({
-                    "crashed_leader": rank, "at_ms": t as f64 / 1e3,
-                    "new_leader": next.1, "term": next.2, "after_ms": (next.0 - t) as f64 / 1e3,
-                }));
+                takeovers.push(Takeover {
+                    crashed_leader: rank,
+                    at_ms: t as f64 / 1e3,
+                    new_leader: next.1,
+                    term: next.2,
+                    after_ms: (next.0 - t) as f64 / 1e3,
+                });
             }
         }
     }
-    let times: Vec<f64> = takeovers
-        .iter()
-        .filter_map(|t| t["after_ms"].as_f64())
-        .collect();
-    let catch_up: Vec<Value> = lives
+    let times: Vec<f64> = takeovers.iter().map(|t| t.after_ms).collect();
+    let restarts = lives
         .iter()
         .filter_map(|&(r, l, s)| {
             let (records, last) = s.recovered?;
-            Some(json!({
-                "rank": r, "life": l + 1, "records": records, "stored_last_index": last,
-                "target_index": s.catch_up_target,
-                "restarted_ms": s.started_us as f64 / 1e3,
-                "caught_up_after_ms": s.caught_up_us.map(|c| (c - s.started_us) as f64 / 1e3),
-            }))
+            Some(Restart {
+                rank: r,
+                life: l + 1,
+                records,
+                stored_last_index: last,
+                target_index: s.catch_up_target,
+                restarted_ms: s.started_us as f64 / 1e3,
+                caught_up_after_ms: s.caught_up_us.map(|c| (c - s.started_us) as f64 / 1e3),
+            })
         })
         .collect();
-    json!({
-        "commits": commits,
-        "commits_per_s": (span_s > 0.0).then(|| commits as f64 / span_s),
-        "client_span_s": span_s,
-        "commit_latency": latency::summary_ms(
-            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.1 as u64))
+    Figures {
+        commits,
+        commits_per_s: (span_s > 0.0).then(|| commits as f64 / span_s),
+        client_span_s: span_s,
+        commit_latency: latency::latency_ms(
+            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.1 as u64)),
         ),
-        "communication_steps_per_commit": steps_summary(
-            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.2))
+        communication_steps_per_commit: latency::steps_summary(
+            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.2)),
         ),
-        "messages_per_commit": per_commit(m.total.sent),
-        "bytes_per_commit": per_commit(m.total.bytes_sent),
-        "server_messages_per_commit": per_commit(
-            ["AppendEntries", "AppendResp"].iter().map(|k| m.sent_of(k)).sum()
+        messages_per_commit: per_commit(m.total.sent),
+        bytes_per_commit: per_commit(m.total.bytes_sent),
+        server_messages_per_commit: per_commit(
+            ["AppendEntries", "AppendResp"]
+                .iter()
+                .map(|k| m.sent_of(k))
+                .sum(),
         ),
-        "theoretical_server_messages_per_commit": 2.0 * (servers as f64 - 1.0) / args.batch as f64,
-        "storage_writes_per_commit": per_commit(m.storage_writes),
-        "storage_syncs_per_commit": per_commit(m.storage_syncs),
-        "leader_changes": changes.iter().map(|l| json!({"at_ms": l.0 as f64 / 1e3, "leader": l.1, "term": l.2})).collect::<Vec<_>>(),
-        "election_after_leader_crash": {
-            "count": times.len(),
-            "mean_ms": (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64),
-            "max_ms": times.iter().copied().reduce(f64::max),
-            "each": takeovers,
+        theoretical_server_messages_per_commit: 2.0 * (servers as f64 - 1.0)
+            / args.service.log.batch as f64,
+        storage_writes_per_commit: per_commit(m.storage_writes),
+        storage_syncs_per_commit: per_commit(m.storage_syncs),
+        leader_changes: changes
+            .iter()
+            .map(|l| LeaderChange {
+                at_ms: l.0 as f64 / 1e3,
+                leader: l.1,
+                term: l.2,
+            })
+            .collect(),
+        election_after_leader_crash: Elections {
+            count: times.len(),
+            mean_ms: (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64),
+            max_ms: times.iter().copied().reduce(f64::max),
+            each: takeovers,
         },
-        "restarts": catch_up,
-        "snapshots_taken": lives.iter().map(|l| l.2.snapshots_taken).sum::<u32>(),
-        "snapshots_installed": lives.iter().map(|l| l.2.snapshots_installed).sum::<u32>(),
-    })
+        restarts,
+        snapshots_taken: lives.iter().map(|l| l.2.snapshots_taken).sum::<u32>(),
+        snapshots_installed: lives.iter().map(|l| l.2.snapshots_installed).sum::<u32>(),
+    }
 }
 
 /// Human-readable lines.
@@ -437,15 +515,15 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
     let cfg = args.config(run.np);
     let mut lines = vec![format!(
         "servers 0-{} (majority {}), clients {}-{}; {} commands per client ({}% gets over {} keys), {} in flight, batch {}{}",
-        cfg.servers - 1,
-        cfg.quorum,
-        cfg.servers,
+        cfg.service.servers - 1,
+        cfg.service.quorum,
+        cfg.service.servers,
         run.np - 1,
-        args.requests,
+        args.service.requests,
         (args.read_ratio * 100.0).round(),
         args.keys,
-        args.inflight,
-        args.batch,
+        args.service.inflight,
+        args.service.log.batch,
         if args.snapshot_every > 0 {
             format!(", snapshot every {}", args.snapshot_every)
         } else {
@@ -487,37 +565,36 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         });
     }
     let f = figures(args, run);
-    let ms = |k: &str| f["commit_latency"][k].as_f64().unwrap_or(f64::NAN);
+    let ms = |p: fn(&Latency) -> f64| f.commit_latency.as_ref().map_or(f64::NAN, p);
     lines.push(format!(
         "{} commits, {:.0} commits/s on the client's clock; latency p50 {:.3} ms, p99 {:.3} ms; {:.3} messages, {:.1} bytes and {:.3} storage syncs per commit; {} leader change(s)",
-        f["commits"],
-        f["commits_per_s"].as_f64().unwrap_or(0.0),
-        ms("p50_ms"),
-        ms("p99_ms"),
-        f["messages_per_commit"].as_f64().unwrap_or(0.0),
-        f["bytes_per_commit"].as_f64().unwrap_or(0.0),
-        f["storage_syncs_per_commit"].as_f64().unwrap_or(0.0),
-        f["leader_changes"].as_array().map_or(0, |l| l.len()),
+        f.commits,
+        f.commits_per_s.unwrap_or(0.0),
+        ms(|l| l.p50_ms),
+        ms(|l| l.p99_ms),
+        f.messages_per_commit.unwrap_or(0.0),
+        f.bytes_per_commit.unwrap_or(0.0),
+        f.storage_syncs_per_commit.unwrap_or(0.0),
+        f.leader_changes.len(),
     ));
-    let e = &f["election_after_leader_crash"];
-    if e["count"].as_u64().unwrap_or(0) > 0 {
+    let e = &f.election_after_leader_crash;
+    if e.count > 0 {
         lines.push(format!(
             "a new leader {:.1} ms (mean) after each of {} leader crash(es), at most {:.1} ms",
-            e["mean_ms"].as_f64().unwrap_or(0.0),
-            e["count"],
-            e["max_ms"].as_f64().unwrap_or(0.0)
+            e.mean_ms.unwrap_or(0.0),
+            e.count,
+            e.max_ms.unwrap_or(0.0)
         ));
     }
-    for r in f["restarts"].as_array().into_iter().flatten() {
+    for r in &f.restarts {
         lines.push(format!(
             "server {} restarted at {:.1} ms from {} records (log to {}); caught up with the leader's commit index {} {}",
-            r["rank"],
-            r["restarted_ms"].as_f64().unwrap_or(0.0),
-            r["records"],
-            r["stored_last_index"],
-            r["target_index"],
-            r["caught_up_after_ms"]
-                .as_f64()
+            r.rank,
+            r.restarted_ms,
+            r.records,
+            r.stored_last_index,
+            r.target_index.map_or("null".to_string(), |t| t.to_string()),
+            r.caught_up_after_ms
                 .map_or("never".to_string(), |c| format!("{c:.1} ms later"))
         ));
     }

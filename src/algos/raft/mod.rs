@@ -52,24 +52,28 @@
 //! - termination, where the plan permits (a majority of servers up at the end, partitions
 //!   over, links that deliver): every correct client's commands answered.
 
-mod check;
+pub mod check;
 pub mod client;
 pub mod kv;
+pub mod messages;
 pub mod server;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use self::client::Client;
 use self::kv::Op;
+use self::messages::{Peer, PeerTimer};
 use self::server::Server;
-use crate::shared::clients::{majority, ClientReport, CommandId};
+use crate::shared::clients::{ClientReport, CommandId};
 use crate::shared::faults::FaultPlan;
-use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
+use crate::shared::service::{
+    self, servers_at, MsgOf, RoleReport, Roles, Service, ServiceArgs, TimerOf,
+};
+use crate::shared::{Algorithm, Check, Rank, RunResult};
 
 /// What a log entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,119 +108,38 @@ pub struct Snapshot {
     pub kv: kv::Kv,
 }
 
-/// Messages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Msg {
-    /// Client to server: commands (seq, op), and the client's lowest unanswered seq.
-    Request {
-        low: u32,
-        cmds: Vec<(u32, Op)>,
-    },
-    /// Server to client: not the leader; the leader if known.
-    Redirect {
-        leader: Option<Rank>,
-    },
-    /// Leader to client: results of these commands (a get's value; None for a put).
-    Reply(Vec<(u32, Option<u64>)>),
-    /// A vote request; `pre`: a PreVote for `term` that changes no one's term.
-    RequestVote {
-        term: u64,
-        last_index: u64,
-        last_term: u64,
-        pre: bool,
-    },
-    Vote {
-        term: u64,
-        granted: bool,
-        pre: bool,
-    },
-    AppendEntries {
-        term: u64,
-        prev_index: u64,
-        prev_term: u64,
-        entries: Vec<Entry>,
-        commit: u64,
-    },
-    /// `ok`: the log matches up to `index`. Otherwise the follower's first index of
-    /// `conflict_term` at the leader's `prev_index` (or its last index + 1 if it has no entry
-    /// there, with `conflict_term` 0), and the refused `prev_index` in `rejected`.
-    AppendResp {
-        term: u64,
-        ok: bool,
-        index: u64,
-        conflict_term: u64,
-        rejected: u64,
-    },
-    InstallSnapshot {
-        term: u64,
-        snapshot: Snapshot,
-    },
+/// Raft plugged into the service scaffolding: its peer messages and timers, and a key-value
+/// command with a get's value as its result.
+impl Service for Raft {
+    type Peer = Peer;
+    type PeerTimer = PeerTimer;
+    type Op = Op;
+    type Out = Option<u64>;
 }
 
-impl Kind for Msg {
-    fn kind(&self) -> &'static str {
-        match self {
-            Msg::Request { .. } => "Request",
-            Msg::Redirect { .. } => "Redirect",
-            Msg::Reply(_) => "Reply",
-            Msg::RequestVote { pre: true, .. } => "PreVote",
-            Msg::RequestVote { pre: false, .. } => "RequestVote",
-            Msg::Vote { pre: true, .. } => "PreVoteResp",
-            Msg::Vote { pre: false, .. } => "Vote",
-            Msg::AppendEntries { .. } => "AppendEntries",
-            Msg::AppendResp { .. } => "AppendResp",
-            Msg::InstallSnapshot { .. } => "InstallSnapshot",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Timer {
-    /// Follower or candidate: no leader heard; run a PreVote.
-    Election,
-    /// Leader: replicate and heartbeat.
-    Heartbeat,
-    /// Leader: step down unless a majority answered since the last check.
-    CheckQuorum,
-    /// Client: resend unanswered commands.
-    Retry,
-    /// Stop waiting.
-    GiveUp,
-}
+/// Messages: the clients' (Request, Redirect, Reply) and the servers' ([`Peer`]).
+pub type Msg = MsgOf<Raft>;
+/// Timers: the clients' and the servers' ([`PeerTimer`]).
+pub type Timer = TimerOf<Raft>;
 
 /// The run's configuration, shared by all ranks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub servers: usize,
-    pub clients: usize,
-    pub quorum: usize,
-    pub requests: u32,
-    pub inflight: usize,
-    pub batch: usize,
+    pub service: service::Config,
     pub keys: u32,
     pub read_permille: u32,
     pub snapshot_every: u64,
-    pub election: Duration,
-    pub heartbeat: Duration,
-    pub retry: Duration,
-    pub give_up: Duration,
 }
+
+/// The most entries per AppendEntries (`--batch`).
+pub const MAX_BATCH: u64 = 10_000;
 
 /// Options of the `raft` binary.
 #[derive(clap::Args, Debug, Clone, Serialize)]
 pub struct Args {
-    /// Client ranks (the last C ranks; the others are servers).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub clients: u64,
-    /// Commands each client submits.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=100_000_000))]
-    pub requests: u32,
-    /// Commands a client keeps unanswered at most.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub inflight: u64,
-    /// Most entries per AppendEntries (1: no batching).
-    #[arg(long, default_value_t = 64, value_parser = parse_batch)]
-    pub batch: u64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub service: ServiceArgs,
     /// Keys of the replicated map (a snapshot of them travels in one message).
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub keys: u32,
@@ -226,56 +149,21 @@ pub struct Args {
     /// Snapshot the state machine and drop the log's prefix every N applied entries (0: never).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
     pub snapshot_every: u64,
-    /// Base election timeout T (a follower waits T..2T; CheckQuorum every T) (ms).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(2..=600_000))]
-    pub election_timeout: u64,
-    /// Leader heartbeat and resend period (ms).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=60_000))]
-    pub heartbeat: u64,
-    /// A client that hears nothing for this long resends to the next server (ms).
-    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..=600_000))]
-    pub retry: u64,
-    /// Ranks stop waiting after this long, so that a run whose faults forbid progress ends (ms).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
-    pub give_up: u64,
-}
-
-fn parse_batch(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(b) if (1..=10_000).contains(&b) => Ok(b),
-        _ => Err(format!(
-            "--batch is the most entries per AppendEntries, from 1 (no batching) to 10000, got '{s}'"
-        )),
-    }
 }
 
 impl Args {
     pub fn config(&self, np: usize) -> Config {
-        let servers = np - self.clients as usize;
         Config {
-            servers,
-            clients: self.clients as usize,
-            quorum: majority(servers),
-            requests: self.requests,
-            inflight: self.inflight as usize,
-            batch: self.batch as usize,
+            service: self.service.config(np),
             keys: self.keys,
             read_permille: (self.read_ratio * 1000.0).round() as u32,
             snapshot_every: self.snapshot_every,
-            election: Duration::from_millis(self.election_timeout),
-            heartbeat: Duration::from_millis(self.heartbeat),
-            retry: Duration::from_millis(self.retry),
-            give_up: Duration::from_millis(self.give_up),
         }
     }
 }
 
-/// A server's or a client's rank.
-#[derive(Debug, Clone)]
-pub enum Node {
-    Server(Box<Server>),
-    Client(Box<Client>),
-}
+/// A rank: a server or a client.
+pub type Proc = Roles<Server, Client>;
 
 /// One term a server led: when, and its log then (as runs of equal terms).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,48 +225,7 @@ pub struct RaftClientReport {
 }
 
 /// What a rank reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Output {
-    Server(Box<ServerReport>),
-    Client(RaftClientReport),
-}
-
-impl Process for Node {
-    type Msg = Msg;
-    type Timer = Timer;
-    type Output = Output;
-
-    fn on_start(&mut self, ctx: &mut Ctx<Msg, Timer>) {
-        match self {
-            Node::Server(s) => s.on_start(ctx),
-            Node::Client(c) => c.on_start(ctx),
-        }
-    }
-    fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut Ctx<Msg, Timer>) {
-        match self {
-            Node::Server(s) => s.on_message(from, msg, ctx),
-            Node::Client(c) => c.on_message(from, msg, ctx),
-        }
-    }
-    fn on_timer(&mut self, t: Timer, ctx: &mut Ctx<Msg, Timer>) {
-        match self {
-            Node::Server(s) => s.on_timer(t, ctx),
-            Node::Client(c) => c.on_timer(t, ctx),
-        }
-    }
-    fn is_done(&self) -> bool {
-        match self {
-            Node::Server(s) => s.is_done(),
-            Node::Client(c) => c.is_done(),
-        }
-    }
-    fn output(&self) -> Output {
-        match self {
-            Node::Server(s) => Output::Server(Box::new(s.report())),
-            Node::Client(c) => Output::Client(c.report()),
-        }
-    }
-}
+pub type Output = RoleReport<Box<ServerReport>, RaftClientReport>;
 
 /// The `raft` binary.
 pub struct Raft;
@@ -388,16 +235,16 @@ impl Algorithm for Raft {
     const ABOUT: &'static str = "Raft: elections with PreVote and CheckQuorum, pipelined and batched log replication, a replicated key-value map with client sessions, crash-recovery from stable storage (--restart), snapshots (--snapshot-every). Checks election safety, leader append-only, log matching, leader completeness, state machine safety, at-most-once, linearizable replies and termination.";
     const RECOVERS: bool = true;
     type Args = Args;
-    type Proc = Node;
+    type Proc = Proc;
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
-        let c = args.clients as usize;
-        if c >= np {
+        let servers = servers_at("raft", args.service.clients, np)?;
+        if args.service.log.batch > MAX_BATCH {
             return Err(format!(
-                "--clients {c} leaves no server at np={np}: raft needs at least one server rank besides the clients (three to survive a crash)"
+                "--batch is the most entries per AppendEntries, from 1 (no batching) to {MAX_BATCH}, got {}",
+                args.service.log.batch
             ));
         }
-        let servers = np - c;
         if let Some(r) = faults
             .restarts
             .iter()
@@ -413,22 +260,22 @@ impl Algorithm for Raft {
         Ok(())
     }
 
-    fn build(args: &Args, rank: Rank, np: usize) -> Node {
+    fn build(args: &Args, rank: Rank, np: usize) -> Proc {
         let cfg = Arc::new(args.config(np));
-        if rank < cfg.servers {
-            Node::Server(Box::new(Server::new(rank, cfg)))
+        if rank < cfg.service.servers {
+            Roles::Server(Box::new(Server::new(rank, cfg)))
         } else {
-            Node::Client(Box::new(Client::new(rank, cfg)))
+            Roles::Client(Box::new(client::new(rank, &cfg)))
         }
     }
 
-    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Node {
+    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Proc {
         let cfg = Arc::new(args.config(np));
-        if rank < cfg.servers {
-            Node::Server(Box::new(Server::recover(rank, cfg, stored)))
+        if rank < cfg.service.servers {
+            Roles::Server(Box::new(Server::recover(rank, cfg, stored)))
         } else {
             // Not reached: validate refuses to restart a client.
-            Node::Client(Box::new(Client::new(rank, cfg)))
+            Roles::Client(Box::new(client::new(rank, &cfg)))
         }
     }
 
@@ -437,7 +284,7 @@ impl Algorithm for Raft {
     }
 
     fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
-        Some(check::figures(args, run))
+        serde_json::to_value(check::figures(args, run)).ok()
     }
 
     /// Logs and applied entries as their extent, not entry by entry (a million of them would

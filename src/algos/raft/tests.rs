@@ -5,27 +5,32 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::server::{Record, Role};
+use super::messages::*;
+use super::server::storage::Record;
+use super::server::Role;
 use super::*;
-use crate::shared::process::{process_rng, sends_of, Durable};
-use crate::shared::Effect;
+use crate::shared::process::{effects_at, sends_of, Durable};
+use crate::shared::service::{self, deliver, Redirect, Reply, Request, ServerRole};
+use crate::shared::{Ctx, Effect};
 
 /// `servers` servers and one client, batch 2.
 fn cfg(servers: usize) -> Arc<Config> {
     Arc::new(Config {
-        servers,
-        clients: 1,
-        quorum: servers / 2 + 1,
-        requests: 4,
-        inflight: 4,
-        batch: 2,
+        service: service::Config {
+            servers,
+            clients: 1,
+            quorum: servers / 2 + 1,
+            requests: 4,
+            inflight: 4,
+            batch: 2,
+            election: Duration::from_millis(50),
+            heartbeat: Duration::from_millis(10),
+            retry: Duration::from_millis(40),
+            give_up: Duration::from_millis(10_000),
+        },
         keys: 4,
         read_permille: 500,
         snapshot_every: 0,
-        election: Duration::from_millis(50),
-        heartbeat: Duration::from_millis(10),
-        retry: Duration::from_millis(40),
-        give_up: Duration::from_millis(10_000),
     })
 }
 
@@ -33,21 +38,15 @@ type Fx = Vec<Effect<Msg, Timer>>;
 
 /// Run one handler of a server at `now_ms` and return its effects.
 fn at(s: &mut Server, now_ms: u64, f: impl FnOnce(&mut Server, &mut Ctx<Msg, Timer>)) -> Fx {
-    let mut rng = process_rng(1, s.me);
-    let mut fx = Vec::new();
-    let (me, np) = (s.me, 6);
-    f(
-        s,
-        &mut Ctx::new(me, np, Duration::from_millis(now_ms), &mut rng, &mut fx),
-    );
-    fx
+    let me = s.me;
+    effects_at(s, me, 6, Duration::from_millis(now_ms), f)
 }
 
 fn on(s: &mut Server, from: Rank, m: Msg) -> Fx {
-    at(s, 0, |s, c| s.on_message(from, m, c))
+    at(s, 0, |s, c| deliver(s, from, m, c))
 }
 
-fn timer(s: &mut Server, t: Timer) -> Fx {
+fn timer(s: &mut Server, t: PeerTimer) -> Fx {
     at(s, 0, |s, c| s.on_timer(t, c))
 }
 
@@ -108,21 +107,21 @@ fn with_log(me: Rank, servers: usize, term: u64, terms: &[u64]) -> Server {
 }
 
 fn vote(term: u64, granted: bool, pre: bool) -> Msg {
-    Msg::Vote { term, granted, pre }
+    Msg::from(Vote { term, granted, pre })
 }
 
 fn request_vote(term: u64, last_index: u64, last_term: u64, pre: bool) -> Msg {
-    Msg::RequestVote {
+    Msg::from(RequestVote {
         term,
         last_index,
         last_term,
         pre,
-    }
+    })
 }
 
 /// Make `s` leader: PreVote and vote majorities from the next ranks up.
 fn elect(s: &mut Server) -> Fx {
-    timer(s, Timer::Election);
+    timer(s, PeerTimer::Election);
     let others: Vec<Rank> = (0..6)
         .filter(|&r| r != s.me)
         .take(s.votes_needed())
@@ -144,20 +143,20 @@ fn ack(s: &mut Server, from: Rank, index: u64) -> Fx {
     on(
         s,
         from,
-        Msg::AppendResp {
+        Msg::from(AppendResp {
             term,
             ok: true,
             index,
             conflict_term: 0,
             rejected: 0,
-        },
+        }),
     )
 }
 
 #[test]
 fn a_prevote_changes_no_term_and_persists_nothing() {
     let mut s = Server::new(1, cfg(3));
-    let fx = timer(&mut s, Timer::Election);
+    let fx = timer(&mut s, PeerTimer::Election);
     assert_eq!(s.role, Role::PreCandidate);
     assert_eq!(s.term, 0);
     assert!(persisted(&fx).is_empty());
@@ -173,7 +172,7 @@ fn a_prevote_changes_no_term_and_persists_nothing() {
 #[test]
 fn a_candidate_persists_its_term_and_vote_before_asking() {
     let mut s = Server::new(1, cfg(3));
-    timer(&mut s, Timer::Election);
+    timer(&mut s, PeerTimer::Election);
     let fx = on(&mut s, 0, vote(1, true, true));
     assert_eq!((s.role, s.term, s.vote), (Role::Candidate, 1, Some(1)));
     assert_eq!(
@@ -202,11 +201,11 @@ fn a_candidate_persists_its_term_and_vote_before_asking() {
     );
     assert!(sends_of(&fx).iter().all(|(_, m)| matches!(
         m,
-        Msg::AppendEntries {
+        Msg::Peer(Peer::AppendEntries(AppendEntries {
             term: 1,
             prev_index: 0,
             ..
-        }
+        }))
     )));
 }
 
@@ -272,28 +271,29 @@ fn votes_go_only_to_logs_at_least_as_up_to_date() {
 fn a_follower_that_hears_its_leader_ignores_candidates() {
     let mut s = Server::new(2, cfg(3));
     at(&mut s, 100, |s, c| {
-        s.on_message(
+        deliver(
+            s,
             0,
-            Msg::AppendEntries {
+            Msg::from(AppendEntries {
                 term: 1,
                 prev_index: 0,
                 prev_term: 0,
                 entries: vec![],
                 commit: 0,
-            },
+            }),
             c,
         )
     });
     assert_eq!(s.leader, Some(0));
     // 30 ms later (within T = 50 ms): refused, and the term stays.
     let fx = at(&mut s, 130, |s, c| {
-        s.on_message(1, request_vote(2, 0, 0, false), c)
+        deliver(s, 1, request_vote(2, 0, 0, false), c)
     });
     assert_eq!(sends_of(&fx), vec![(1, vote(1, false, false))]);
     assert_eq!(s.term, 1);
     // After T without the leader: granted.
     let fx = at(&mut s, 160, |s, c| {
-        s.on_message(1, request_vote(2, 0, 0, true), c)
+        deliver(s, 1, request_vote(2, 0, 0, true), c)
     });
     assert_eq!(sends_of(&fx), vec![(1, vote(2, true, true))]);
 }
@@ -301,23 +301,25 @@ fn a_follower_that_hears_its_leader_ignores_candidates() {
 #[test]
 fn the_consistency_check_refuses_gaps_and_conflicts_and_truncates_a_conflicting_suffix() {
     let mut s = with_log(1, 3, 3, &[1, 1, 2, 2]);
-    let ae = |prev_index, prev_term, entries: Vec<Entry>| Msg::AppendEntries {
-        term: 3,
-        prev_index,
-        prev_term,
-        entries,
-        commit: 0,
+    let ae = |prev_index, prev_term, entries: Vec<Entry>| {
+        Msg::from(AppendEntries {
+            term: 3,
+            prev_index,
+            prev_term,
+            entries,
+            commit: 0,
+        })
     };
     let resp = |ok, index, conflict_term, rejected| {
         (
             0,
-            Msg::AppendResp {
+            Msg::from(AppendResp {
                 term: 3,
                 ok,
                 index,
                 conflict_term,
                 rejected,
-            },
+            }),
         )
     };
     // A gap: its last index + 1.
@@ -358,38 +360,38 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
     let fx = on(
         &mut s,
         1,
-        Msg::AppendResp {
+        Msg::from(AppendResp {
             term: 4,
             ok: false,
             index: 3,
             conflict_term: 2,
             rejected: 4,
-        },
+        }),
     );
     assert_eq!(
         sends_of(&fx),
         vec![(
             1,
-            Msg::AppendEntries {
+            Msg::from(AppendEntries {
                 term: 4,
                 prev_index: 2,
                 prev_term: 1,
                 entries: vec![entry(3, 2), entry(3, 3)],
                 commit: 0
-            }
+            })
         )]
     );
     // A stale refusal (not of the probe now awaited) is ignored.
     let fx = on(
         &mut s,
         1,
-        Msg::AppendResp {
+        Msg::from(AppendResp {
             term: 4,
             ok: false,
             index: 2,
             conflict_term: 0,
             rejected: 5,
-        },
+        }),
     );
     assert!(sends_of(&fx).is_empty());
 }
@@ -473,10 +475,10 @@ fn a_follower_behind_the_snapshot_gets_it_and_starts_from_it() {
     let fx = on(
         &mut s,
         0,
-        Msg::InstallSnapshot {
+        Msg::from(InstallSnapshot {
             term: 1,
             snapshot: snap.clone(),
-        },
+        }),
     );
     assert_eq!((s.commit, s.applied, s.log.offset), (10, 10, 10));
     assert!(matches!(
@@ -487,13 +489,13 @@ fn a_follower_behind_the_snapshot_gets_it_and_starts_from_it() {
         sends_of(&fx),
         vec![(
             0,
-            Msg::AppendResp {
+            Msg::from(AppendResp {
                 term: 1,
                 ok: true,
                 index: 10,
                 conflict_term: 0,
                 rejected: 0
-            }
+            })
         )]
     );
 }
@@ -504,21 +506,21 @@ fn a_follower_redirects_and_the_leader_appends_a_retried_command_once() {
     on(
         &mut f,
         0,
-        Msg::AppendEntries {
+        Msg::from(AppendEntries {
             term: 1,
             prev_index: 0,
             prev_term: 0,
             entries: vec![],
             commit: 0,
-        },
+        }),
     );
-    let req = Msg::Request {
+    let req = Msg::Request(Request {
         low: 0,
         cmds: vec![(0, kv::Op::Put { key: 1, value: 3 })],
-    };
+    });
     assert_eq!(
         sends_of(&on(&mut f, 3, req.clone())),
-        vec![(3, Msg::Redirect { leader: Some(0) })]
+        vec![(3, Msg::Redirect(Redirect { leader: Some(0) }))]
     );
     let mut l = Server::new(0, cfg(3));
     elect(&mut l);
@@ -531,10 +533,10 @@ fn a_follower_redirects_and_the_leader_appends_a_retried_command_once() {
     assert!(persisted(&on(&mut l, 3, req.clone())).is_empty());
     // Committed and applied: answered; the retry after that is answered from the session.
     let fx = ack(&mut l, 1, 2);
-    assert_eq!(sends_of(&fx), vec![(3, Msg::Reply(vec![(0, None)]))]);
+    assert_eq!(sends_of(&fx), vec![(3, Msg::Reply(Reply(vec![(0, None)])))]);
     assert_eq!(
         sends_of(&on(&mut l, 3, req)),
-        vec![(3, Msg::Reply(vec![(0, None)]))]
+        vec![(3, Msg::Reply(Reply(vec![(0, None)])))]
     );
     assert_eq!(l.log.last_index(), 2);
 }
@@ -544,15 +546,15 @@ fn a_leader_that_hears_no_majority_steps_down() {
     let mut l = Server::new(0, cfg(3));
     elect(&mut l);
     // Votes are not answers to AppendEntries: nobody was heard since the election.
-    timer(&mut l, Timer::CheckQuorum);
+    timer(&mut l, PeerTimer::CheckQuorum);
     assert_eq!(l.role, Role::Follower);
     let mut l = Server::new(0, cfg(3));
     elect(&mut l);
     ack(&mut l, 2, 0);
-    let fx = timer(&mut l, Timer::CheckQuorum);
+    let fx = timer(&mut l, PeerTimer::CheckQuorum);
     assert_eq!(l.role, Role::Leader);
     assert!(fx.contains(&Effect::SetTimer {
-        timer: Timer::CheckQuorum,
+        timer: PeerTimer::CheckQuorum.into(),
         after: Duration::from_millis(50)
     }));
 }
@@ -616,17 +618,21 @@ fn client(done: &[u32], reads: Vec<(u32, Option<u64>)>) -> Output {
 
 fn args() -> Args {
     Args {
-        clients: 1,
-        requests: 2,
-        inflight: 4,
-        batch: 2,
+        service: ServiceArgs {
+            clients: 1,
+            requests: 2,
+            inflight: 4,
+            retry: 40,
+            give_up: 10_000,
+            log: service::LogArgs {
+                batch: 2,
+                election_timeout: 50,
+                heartbeat: 10,
+            },
+        },
         keys: 4,
         read_ratio: 0.5,
         snapshot_every: 0,
-        election_timeout: 50,
-        heartbeat: 10,
-        retry: 40,
-        give_up: 10_000,
     }
 }
 
@@ -687,7 +693,7 @@ fn a_correct_history_passes_every_check() {
         client(&[p, g], vec![(g, Some(v))]),
     ];
     let mut a = args();
-    a.requests = 0; // termination aside
+    a.service.requests = 0; // termination aside
     let run = RunResult::of_outputs("raft", FaultPlan::default(), cluster(outputs));
     let bad: Vec<_> = check::checks(&a, &run)
         .into_iter()

@@ -3,12 +3,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Config, Entry, Msg, ServerReport, Timer};
-use crate::algos::leader_election::{election_delay, Ballot};
-use crate::shared::clients::{quorum_index, CommandId};
-use crate::shared::{Ctx, Rank};
+use super::messages::{Accept, AcceptSync, Accepted, Nack, Peer, PeerTimer, Prepare, Promise};
+use super::{Config, Entry, Msg, SequencePaxos, ServerReport};
+use crate::shared::clients::CommandId;
+use crate::shared::election::{election_delay, Ballot};
+use crate::shared::quorum::quorum_index;
+use crate::shared::service::{CtxOf, Redirect, Reply, Request, ServerRole};
+use crate::shared::Rank;
 
-type C<'a> = Ctx<'a, Msg, Timer>;
+type C<'a> = CtxOf<'a, SequencePaxos>;
 
 const ZERO: Ballot = Ballot { round: 0, rank: 0 };
 
@@ -96,18 +99,7 @@ impl Server {
 
     fn arm_election(&self, ctx: &mut C, first: bool) {
         let after = election_delay(self.me, first, self.cfg.election, ctx.rng());
-        ctx.set_timer(Timer::Election, after);
-    }
-
-    pub fn on_start(&mut self, ctx: &mut C) {
-        self.arm_election(ctx, true);
-        ctx.set_timer(Timer::GiveUp, self.cfg.give_up);
-    }
-
-    pub fn is_done(&self) -> bool {
-        // Every client's every command is decided (servers do not know of client crashes: a
-        // crashed client's servers stop at `--give-up`).
-        self.gave_up || self.decided >= self.cfg.clients * self.cfg.requests as usize
+        ctx.set_timer(PeerTimer::Election, after);
     }
 
     // ---- the log ----
@@ -159,7 +151,7 @@ impl Server {
             suffix: Vec::new(),
         }];
         ctx.note(format!("candidate ({}, {})", b.round, b.rank));
-        let prepare = Msg::Prepare {
+        let prepare = Prepare {
             b,
             decided: self.decided,
         };
@@ -176,12 +168,16 @@ impl Server {
         self.max_round = self.max_round.max(b.round);
         if b < self.promised {
             let promised = self.promised;
-            ctx.send(from, Msg::Nack { promised });
+            ctx.send(from, Nack { promised });
         }
         b < self.promised
     }
 
-    fn on_prepare(&mut self, from: Rank, b: Ballot, their_decided: usize, ctx: &mut C) {
+    fn on_prepare(&mut self, from: Rank, m: Prepare, ctx: &mut C) {
+        let Prepare {
+            b,
+            decided: their_decided,
+        } = m;
         if self.refuse_lower(from, b, ctx) {
             return;
         }
@@ -192,12 +188,12 @@ impl Server {
             self.promised = b;
             self.role = Role::Follower;
             self.leader = None;
-            ctx.cancel_timer(Timer::Heartbeat);
+            ctx.cancel_timer(PeerTimer::Heartbeat);
         }
         let suffix = self.log.get(their_decided..).unwrap_or_default().to_vec();
         ctx.send(
             from,
-            Msg::Promise {
+            Promise {
                 b,
                 acc_rnd: self.acc_rnd,
                 log_len: self.log.len(),
@@ -208,7 +204,8 @@ impl Server {
         self.arm_election(ctx, false);
     }
 
-    fn on_promise(&mut self, from: Rank, b: Ballot, p: PromiseMsg, ctx: &mut C) {
+    fn on_promise(&mut self, from: Rank, p: Promise, ctx: &mut C) {
+        let b = p.b;
         if b != self.promised || b.rank != self.me {
             return;
         }
@@ -258,7 +255,7 @@ impl Server {
         self.leader = Some(self.me);
         self.led.push((ctx.now().as_micros() as u64, b));
         ctx.note(format!("leader ({}, {})", b.round, b.rank));
-        ctx.cancel_timer(Timer::Election);
+        ctx.cancel_timer(PeerTimer::Election);
         let n = self.cfg.servers;
         self.promised_by = vec![false; n];
         self.their_decided = vec![0; n];
@@ -273,7 +270,7 @@ impl Server {
                 self.send_sync(p.from, ctx);
             }
         }
-        ctx.set_timer(Timer::Heartbeat, self.cfg.heartbeat);
+        ctx.set_timer(PeerTimer::Heartbeat, self.cfg.heartbeat);
         self.advance_decided(ctx);
     }
 
@@ -281,7 +278,7 @@ impl Server {
         let from = self.their_decided[to].min(self.log.len());
         ctx.send(
             to,
-            Msg::AcceptSync {
+            AcceptSync {
                 b: self.promised,
                 from,
                 entries: self.log[from..].to_vec(),
@@ -290,20 +287,21 @@ impl Server {
         );
     }
 
-    fn on_nack(&mut self, promised: Ballot, ctx: &mut C) {
+    fn on_nack(&mut self, m: Nack, ctx: &mut C) {
+        let promised = m.promised;
         self.max_round = self.max_round.max(promised.round);
         if self.role != Role::Follower && promised > self.promised {
             self.role = Role::Follower;
             self.leader = None;
             ctx.note("follower".to_string());
-            ctx.cancel_timer(Timer::Heartbeat);
+            ctx.cancel_timer(PeerTimer::Heartbeat);
             self.arm_election(ctx, false);
         }
     }
 
     // ---- replication (phase 2) ----
 
-    fn on_accept_sync(&mut self, from: Rank, m: SyncMsg, ctx: &mut C) {
+    fn on_accept_sync(&mut self, from: Rank, m: AcceptSync, ctx: &mut C) {
         if self.refuse_lower(from, m.b, ctx) || m.b != self.promised {
             return;
         }
@@ -326,7 +324,7 @@ impl Server {
         // Always answered, a repeat too: the leader resends a sync until it hears this.
         ctx.send(
             from,
-            Msg::Accepted {
+            Accepted {
                 b: m.b,
                 len: self.log.len(),
             },
@@ -334,15 +332,13 @@ impl Server {
         self.arm_election(ctx, false);
     }
 
-    fn on_accept(
-        &mut self,
-        from: Rank,
-        b: Ballot,
-        start: usize,
-        entries: Vec<Entry>,
-        decided: usize,
-        ctx: &mut C,
-    ) {
+    fn on_accept(&mut self, from: Rank, m: Accept, ctx: &mut C) {
+        let Accept {
+            b,
+            start,
+            entries,
+            decided,
+        } = m;
         if self.refuse_lower(from, b, ctx) {
             return;
         }
@@ -361,7 +357,7 @@ impl Server {
         if !entries.is_empty() || start > len {
             ctx.send(
                 from,
-                Msg::Accepted {
+                Accepted {
                     b,
                     len: self.log.len(),
                 },
@@ -369,7 +365,8 @@ impl Server {
         }
     }
 
-    fn on_accepted(&mut self, from: Rank, b: Ballot, len: usize, ctx: &mut C) {
+    fn on_accepted(&mut self, from: Rank, m: Accepted, ctx: &mut C) {
+        let Accepted { b, len } = m;
         if self.role != Role::Leader || b != self.promised {
             return;
         }
@@ -388,20 +385,20 @@ impl Server {
         let from = self.decided;
         self.decided = d;
         // One reply per client for the whole range.
-        let mut by_client: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut by_client: Vec<(u32, Vec<(u32, ())>)> = Vec::new();
         for e in &self.log[from..d] {
             match by_client.iter_mut().find(|(c, _)| *c == e.id.client) {
-                Some((_, seqs)) => seqs.push(e.id.seq),
-                None => by_client.push((e.id.client, vec![e.id.seq])),
+                Some((_, seqs)) => seqs.push((e.id.seq, ())),
+                None => by_client.push((e.id.client, vec![(e.id.seq, ())])),
             }
         }
         for (c, seqs) in by_client {
-            ctx.send(c as Rank, Msg::Reply(seqs));
+            ctx.send(c as Rank, Msg::Reply(Reply(seqs)));
         }
         if self.is_done() {
             // Everything is decided: tell the followers now, as heartbeats stop. One that
             // misses it stands for election and learns it from the next leader's sync.
-            let hb = Msg::Accept {
+            let hb = Accept {
                 b: self.promised,
                 start: self.log.len(),
                 entries: Vec::new(),
@@ -425,7 +422,7 @@ impl Server {
                 let j = (i + batch).min(self.log.len());
                 ctx.send(
                     f,
-                    Msg::Accept {
+                    Accept {
                         b,
                         start: i,
                         entries: self.log[i..j].to_vec(),
@@ -449,7 +446,7 @@ impl Server {
             if !self.promised_by[f] {
                 ctx.send(
                     f,
-                    Msg::Prepare {
+                    Prepare {
                         b,
                         decided: self.decided,
                     },
@@ -468,7 +465,7 @@ impl Server {
                 };
                 ctx.send(
                     f,
-                    Msg::Accept {
+                    Accept {
                         b,
                         start,
                         entries: self.log[start..end].to_vec(),
@@ -479,16 +476,16 @@ impl Server {
         }
         self.acked_at_tick = self.acked.clone();
         if !self.is_done() {
-            ctx.set_timer(Timer::Heartbeat, self.cfg.heartbeat);
+            ctx.set_timer(PeerTimer::Heartbeat, self.cfg.heartbeat);
         }
     }
 
     // ---- clients ----
 
-    fn on_request(&mut self, client: Rank, cmds: Vec<(u32, u64)>, ctx: &mut C) {
+    fn on_client_request(&mut self, client: Rank, cmds: Vec<(u32, u64)>, ctx: &mut C) {
         if self.role != Role::Leader {
             let leader = self.leader.filter(|_| self.acc_rnd == self.promised);
-            ctx.send(client, Msg::Redirect { leader });
+            ctx.send(client, Msg::Redirect(Redirect { leader }));
             return;
         }
         let from = self.log.len();
@@ -500,89 +497,74 @@ impl Server {
             };
             match self.ids.get(&id) {
                 // Decided before: answer again (the first answer was lost).
-                Some(&i) if i < self.decided => already.push(seq),
+                Some(&i) if i < self.decided => already.push((seq, ())),
                 // In the log, not decided yet: it will be answered.
                 Some(_) => {}
                 None => self.append(&[Entry { id, payload }]),
             }
         }
         if !already.is_empty() {
-            ctx.send(client, Msg::Reply(already));
+            ctx.send(client, Msg::Reply(Reply(already)));
         }
         self.acked[self.me] = Some(self.log.len());
         self.replicate(from, ctx);
         self.advance_decided(ctx);
     }
+}
 
-    pub fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut C) {
-        let is_server = from < self.cfg.servers;
-        match msg {
-            Msg::Request(cmds) if !is_server => self.on_request(from, cmds, ctx),
-            _ if !is_server => {}
-            Msg::Prepare { b, decided } => self.on_prepare(from, b, decided, ctx),
-            Msg::Promise {
-                b,
-                acc_rnd,
-                log_len,
-                decided,
-                suffix,
-            } => self.on_promise(
-                from,
-                b,
-                PromiseMsg {
-                    acc_rnd,
-                    log_len,
-                    decided,
-                    suffix,
-                },
-                ctx,
-            ),
-            Msg::Nack { promised } => self.on_nack(promised, ctx),
-            Msg::AcceptSync {
-                b,
-                from: start,
-                entries,
-                decided,
-            } => self.on_accept_sync(
-                from,
-                SyncMsg {
-                    b,
-                    from: start,
-                    entries,
-                    decided,
-                },
-                ctx,
-            ),
-            Msg::Accept {
-                b,
-                start,
-                entries,
-                decided,
-            } => self.on_accept(from, b, start, entries, decided, ctx),
-            Msg::Accepted { b, len } => self.on_accepted(from, b, len, ctx),
-            Msg::Request(_) | Msg::Redirect { .. } | Msg::Reply(_) => {}
+impl ServerRole for Server {
+    type S = SequencePaxos;
+    type Report = ServerReport;
+
+    fn on_start(&mut self, ctx: &mut C) {
+        self.arm_election(ctx, true);
+        ctx.set_timer(PeerTimer::GiveUp, self.cfg.give_up);
+    }
+
+    fn on_request(&mut self, client: Rank, req: Request<u64>, ctx: &mut C) {
+        if client >= self.cfg.servers {
+            self.on_client_request(client, req.cmds, ctx);
         }
     }
 
-    pub fn on_timer(&mut self, t: Timer, ctx: &mut C) {
+    fn on_peer(&mut self, from: Rank, msg: Peer, ctx: &mut C) {
+        if from >= self.cfg.servers {
+            return;
+        }
+        match msg {
+            Peer::Prepare(m) => self.on_prepare(from, m, ctx),
+            Peer::Promise(m) => self.on_promise(from, m, ctx),
+            Peer::Nack(m) => self.on_nack(m, ctx),
+            Peer::AcceptSync(m) => self.on_accept_sync(from, m, ctx),
+            Peer::Accept(m) => self.on_accept(from, m, ctx),
+            Peer::Accepted(m) => self.on_accepted(from, m, ctx),
+        }
+    }
+
+    fn on_timer(&mut self, t: PeerTimer, ctx: &mut C) {
         if self.is_done() {
             return;
         }
         match t {
-            Timer::Election => self.on_election_timeout(ctx),
-            Timer::Heartbeat => self.on_heartbeat(ctx),
-            Timer::GiveUp => {
+            PeerTimer::Election => self.on_election_timeout(ctx),
+            PeerTimer::Heartbeat => self.on_heartbeat(ctx),
+            PeerTimer::GiveUp => {
                 self.gave_up = true;
-                ctx.note("gave up".to_string());
-                for t in [Timer::Election, Timer::Heartbeat] {
+                ctx.note("gave up");
+                for t in [PeerTimer::Election, PeerTimer::Heartbeat] {
                     ctx.cancel_timer(t);
                 }
             }
-            Timer::Retry => {}
         }
     }
 
-    pub fn report(&self) -> ServerReport {
+    fn is_done(&self) -> bool {
+        // Every client's every command is decided (servers do not know of client crashes: a
+        // crashed client's servers stop at `--give-up`).
+        self.gave_up || self.decided >= self.cfg.clients * self.cfg.requests as usize
+    }
+
+    fn report(&self) -> ServerReport {
         ServerReport {
             decided: self.log[..self.decided].iter().map(|e| e.id).collect(),
             log_len: self.log.len(),
@@ -595,20 +577,4 @@ impl Server {
             gave_up: self.gave_up,
         }
     }
-}
-
-/// The fields of a Promise.
-pub struct PromiseMsg {
-    pub acc_rnd: Ballot,
-    pub log_len: usize,
-    pub decided: usize,
-    pub suffix: Vec<Entry>,
-}
-
-/// The fields of an AcceptSync.
-pub struct SyncMsg {
-    pub b: Ballot,
-    pub from: usize,
-    pub entries: Vec<Entry>,
-    pub decided: usize,
 }

@@ -4,10 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::messages::*;
 use super::server::Role;
 use super::*;
-use crate::shared::process::{process_rng, sends_of};
-use crate::shared::Effect;
+use crate::shared::election::Ballot;
+use crate::shared::process::{effects_at, sends_of};
+use crate::shared::service::{deliver, LogArgs, Redirect, Reply, Request, ServerRole};
+use crate::shared::{Ctx, Effect};
 
 /// np 4: servers 0-2 (majority 2), client 3; batch 2.
 fn cfg() -> Arc<Config> {
@@ -44,19 +47,21 @@ fn e(seq: u32) -> Entry {
 
 /// Run one handler of a server (a role, not a whole `Process`) and return its effects.
 fn run(s: &mut Server, f: impl FnOnce(&mut Server, &mut Ctx<Msg, Timer>)) -> Fx {
-    let mut rng = process_rng(1, s.me);
-    let mut fx = Vec::new();
     let me = s.me;
-    f(s, &mut Ctx::new(me, 4, Duration::ZERO, &mut rng, &mut fx));
-    fx
+    effects_at(s, me, 4, Duration::ZERO, f)
 }
 
 fn on(s: &mut Server, from: Rank, m: Msg) -> Fx {
-    run(s, |s, c| s.on_message(from, m, c))
+    run(s, |s, c| deliver(s, from, m, c))
 }
 
-fn timer(s: &mut Server, t: Timer) -> Fx {
+fn timer(s: &mut Server, t: PeerTimer) -> Fx {
     run(s, |s, c| s.on_timer(t, c))
+}
+
+/// The leader's answer: these seqs are decided.
+fn reply(seqs: Vec<u32>) -> Msg {
+    Msg::Reply(Reply(seqs.into_iter().map(|s| (s, ())).collect()))
 }
 
 const NONE: Ballot = Ballot { round: 0, rank: 0 };
@@ -64,17 +69,17 @@ const NONE: Ballot = Ballot { round: 0, rank: 0 };
 /// Server 0 elected with ballot (1, 0) by server 1's promise; server 2 has not answered.
 fn leader() -> Server {
     let mut s = Server::new(0, cfg());
-    timer(&mut s, Timer::Election);
+    timer(&mut s, PeerTimer::Election);
     on(
         &mut s,
         1,
-        Msg::Promise {
+        Msg::from(Promise {
             b: b(1, 0),
             acc_rnd: NONE,
             log_len: 0,
             decided: 0,
             suffix: vec![],
-        },
+        }),
     );
     assert_eq!(s.role, Role::Leader);
     s
@@ -83,11 +88,11 @@ fn leader() -> Server {
 #[test]
 fn a_silent_leader_makes_a_follower_stand_with_a_higher_ballot() {
     let mut s = Server::new(1, cfg());
-    let fx = timer(&mut s, Timer::Election);
-    let p = Msg::Prepare {
+    let fx = timer(&mut s, PeerTimer::Election);
+    let p = Msg::from(Prepare {
         b: b(1, 1),
         decided: 0,
-    };
+    });
     assert_eq!(sends(&fx), vec![(0, p.clone()), (2, p)]);
     assert_eq!(s.role, Role::Candidate);
 }
@@ -99,54 +104,54 @@ fn a_promise_carries_the_accepted_round_and_the_suffix_after_the_candidates_deci
     on(
         &mut s,
         0,
-        Msg::Prepare {
+        Msg::from(Prepare {
             b: b(1, 0),
             decided: 0,
-        },
+        }),
     );
     on(
         &mut s,
         0,
-        Msg::AcceptSync {
+        Msg::from(AcceptSync {
             b: b(1, 0),
             from: 0,
             entries: vec![e(0), e(1), e(2)],
             decided: 1,
-        },
+        }),
     );
     let fx = on(
         &mut s,
         2,
-        Msg::Prepare {
+        Msg::from(Prepare {
             b: b(2, 2),
             decided: 1,
-        },
+        }),
     );
     assert_eq!(
         sends(&fx),
         vec![(
             2,
-            Msg::Promise {
+            Msg::from(Promise {
                 b: b(2, 2),
                 acc_rnd: b(1, 0),
                 log_len: 3,
                 decided: 1,
                 suffix: vec![e(1), e(2)]
-            }
+            })
         )]
     );
     // The old leader's ballot is refused now.
     let fx = on(
         &mut s,
         0,
-        Msg::Accept {
+        Msg::from(Accept {
             b: b(1, 0),
             start: 3,
             entries: vec![e(3)],
             decided: 1,
-        },
+        }),
     );
-    assert_eq!(sends(&fx), vec![(0, Msg::Nack { promised: b(2, 2) })]);
+    assert_eq!(sends(&fx), vec![(0, Msg::from(Nack { promised: b(2, 2) }))]);
 }
 
 #[test]
@@ -156,34 +161,34 @@ fn a_new_leader_adopts_the_log_of_the_highest_accepted_round_and_syncs_the_follo
     on(
         &mut s,
         0,
-        Msg::Prepare {
+        Msg::from(Prepare {
             b: b(1, 0),
             decided: 0,
-        },
+        }),
     );
     on(
         &mut s,
         0,
-        Msg::AcceptSync {
+        Msg::from(AcceptSync {
             b: b(1, 0),
             from: 0,
             entries: vec![e(0)],
             decided: 0,
-        },
+        }),
     );
-    timer(&mut s, Timer::Election);
+    timer(&mut s, PeerTimer::Election);
     assert_eq!(s.promised, b(2, 2));
     // Server 1 accepted e0, e1, e2 in (1, 0): its log wins over the candidate's own.
     let fx = on(
         &mut s,
         1,
-        Msg::Promise {
+        Msg::from(Promise {
             b: b(2, 2),
             acc_rnd: b(1, 0),
             log_len: 3,
             decided: 0,
             suffix: vec![e(0), e(1), e(2)],
-        },
+        }),
     );
     assert_eq!(s.role, Role::Leader);
     assert_eq!(s.log, vec![e(0), e(1), e(2)]);
@@ -191,12 +196,12 @@ fn a_new_leader_adopts_the_log_of_the_highest_accepted_round_and_syncs_the_follo
         sends(&fx),
         vec![(
             1,
-            Msg::AcceptSync {
+            Msg::from(AcceptSync {
                 b: b(2, 2),
                 from: 0,
                 entries: vec![e(0), e(1), e(2)],
                 decided: 0
-            }
+            })
         )]
     );
     assert!(fx.contains(&Effect::Note("leader (2, 2)".into())));
@@ -205,54 +210,85 @@ fn a_new_leader_adopts_the_log_of_the_highest_accepted_round_and_syncs_the_follo
 #[test]
 fn the_leader_appends_requests_once_and_sends_them_in_batches() {
     let mut s = leader();
-    on(&mut s, 1, Msg::Accepted { b: b(1, 0), len: 0 });
-    let fx = on(&mut s, 3, Msg::Request(vec![(0, 0), (1, 10), (2, 20)]));
+    on(&mut s, 1, Msg::from(Accepted { b: b(1, 0), len: 0 }));
+    let fx = on(
+        &mut s,
+        3,
+        Msg::Request(Request {
+            low: 0,
+            cmds: vec![(0, 0), (1, 10), (2, 20)],
+        }),
+    );
     // Server 1 is synchronized: two Accepts (batch 2); server 2 has not promised: nothing.
     assert_eq!(
         sends(&fx),
         vec![
             (
                 1,
-                Msg::Accept {
+                Msg::from(Accept {
                     b: b(1, 0),
                     start: 0,
                     entries: vec![e(0), e(1)],
                     decided: 0
-                }
+                })
             ),
             (
                 1,
-                Msg::Accept {
+                Msg::from(Accept {
                     b: b(1, 0),
                     start: 2,
                     entries: vec![e(2)],
                     decided: 0
-                }
+                })
             ),
         ]
     );
     // A retried command already in the log is not appended again.
-    assert_eq!(sends(&on(&mut s, 3, Msg::Request(vec![(1, 10)]))), vec![]);
+    assert_eq!(
+        sends(&on(
+            &mut s,
+            3,
+            Msg::Request(Request {
+                low: 0,
+                cmds: vec![(1, 10)]
+            })
+        )),
+        vec![]
+    );
     assert_eq!(s.log.len(), 3);
 }
 
 #[test]
 fn a_majority_of_acceptances_decides_and_answers_the_client_once() {
     let mut s = leader();
-    on(&mut s, 1, Msg::Accepted { b: b(1, 0), len: 0 });
-    on(&mut s, 3, Msg::Request(vec![(0, 0), (1, 10), (2, 20)]));
-    let fx = on(&mut s, 1, Msg::Accepted { b: b(1, 0), len: 2 });
-    assert_eq!(sends(&fx), vec![(3, Msg::Reply(vec![0, 1]))]);
+    on(&mut s, 1, Msg::from(Accepted { b: b(1, 0), len: 0 }));
+    on(
+        &mut s,
+        3,
+        Msg::Request(Request {
+            low: 0,
+            cmds: vec![(0, 0), (1, 10), (2, 20)],
+        }),
+    );
+    let fx = on(&mut s, 1, Msg::from(Accepted { b: b(1, 0), len: 2 }));
+    assert_eq!(sends(&fx), vec![(3, reply(vec![0, 1]))]);
     assert_eq!(s.decided, 2);
     // An old acknowledgement decides nothing more.
     assert_eq!(
-        sends(&on(&mut s, 1, Msg::Accepted { b: b(1, 0), len: 1 })),
+        sends(&on(&mut s, 1, Msg::from(Accepted { b: b(1, 0), len: 1 }))),
         vec![]
     );
     // A retry of a decided command is answered at once.
     assert_eq!(
-        sends(&on(&mut s, 3, Msg::Request(vec![(0, 0)]))),
-        vec![(3, Msg::Reply(vec![0]))]
+        sends(&on(
+            &mut s,
+            3,
+            Msg::Request(Request {
+                low: 0,
+                cmds: vec![(0, 0)]
+            })
+        )),
+        vec![(3, reply(vec![0]))]
     );
 }
 
@@ -260,41 +296,55 @@ fn a_majority_of_acceptances_decides_and_answers_the_client_once() {
 fn a_follower_redirects_clients_to_its_leader() {
     let mut s = Server::new(1, cfg());
     assert_eq!(
-        sends(&on(&mut s, 3, Msg::Request(vec![(0, 0)]))),
-        vec![(3, Msg::Redirect { leader: None })]
+        sends(&on(
+            &mut s,
+            3,
+            Msg::Request(Request {
+                low: 0,
+                cmds: vec![(0, 0)]
+            })
+        )),
+        vec![(3, Msg::Redirect(Redirect { leader: None }))]
     );
     on(
         &mut s,
         0,
-        Msg::Prepare {
+        Msg::from(Prepare {
             b: b(1, 0),
             decided: 0,
-        },
+        }),
     );
     on(
         &mut s,
         0,
-        Msg::AcceptSync {
+        Msg::from(AcceptSync {
             b: b(1, 0),
             from: 0,
             entries: vec![],
             decided: 0,
-        },
+        }),
     );
     assert_eq!(
-        sends(&on(&mut s, 3, Msg::Request(vec![(0, 0)]))),
-        vec![(3, Msg::Redirect { leader: Some(0) })]
+        sends(&on(
+            &mut s,
+            3,
+            Msg::Request(Request {
+                low: 0,
+                cmds: vec![(0, 0)]
+            })
+        )),
+        vec![(3, Msg::Redirect(Redirect { leader: Some(0) }))]
     );
 }
 
 #[test]
 fn a_nack_with_a_higher_ballot_makes_the_leader_step_down() {
     let mut s = leader();
-    let fx = on(&mut s, 2, Msg::Nack { promised: b(5, 2) });
+    let fx = on(&mut s, 2, Msg::from(Nack { promised: b(5, 2) }));
     assert_eq!(s.role, Role::Follower);
-    assert!(fx.contains(&Effect::CancelTimer(Timer::Heartbeat)));
+    assert!(fx.contains(&Effect::CancelTimer(PeerTimer::Heartbeat.into())));
     // Its next candidacy goes above round 5.
-    timer(&mut s, Timer::Election);
+    timer(&mut s, PeerTimer::Election);
     assert_eq!(s.promised, b(6, 0));
 }
 
@@ -304,74 +354,84 @@ fn a_duplicated_sync_never_truncates_what_was_accepted_since() {
     on(
         &mut s,
         0,
-        Msg::Prepare {
+        Msg::from(Prepare {
             b: b(1, 0),
             decided: 0,
-        },
+        }),
     );
-    let sync = Msg::AcceptSync {
+    let sync = Msg::from(AcceptSync {
         b: b(1, 0),
         from: 0,
         entries: vec![e(0)],
         decided: 0,
-    };
+    });
     on(&mut s, 0, sync.clone());
     on(
         &mut s,
         0,
-        Msg::Accept {
+        Msg::from(Accept {
             b: b(1, 0),
             start: 1,
             entries: vec![e(1), e(2)],
             decided: 0,
-        },
+        }),
     );
     let fx = on(&mut s, 0, sync);
     assert_eq!(s.log, vec![e(0), e(1), e(2)]);
-    assert_eq!(sends(&fx), vec![(0, Msg::Accepted { b: b(1, 0), len: 3 })]);
+    assert_eq!(
+        sends(&fx),
+        vec![(0, Msg::from(Accepted { b: b(1, 0), len: 3 }))]
+    );
 }
 
 #[test]
 fn the_heartbeat_resends_prepare_sync_and_stalled_entries() {
     let mut s = leader();
-    on(&mut s, 3, Msg::Request(vec![(0, 0)]));
+    on(
+        &mut s,
+        3,
+        Msg::Request(Request {
+            low: 0,
+            cmds: vec![(0, 0)],
+        }),
+    );
     // Server 1 promised but its sync was lost; server 2 never promised.
-    let fx = timer(&mut s, Timer::Heartbeat);
+    let fx = timer(&mut s, PeerTimer::Heartbeat);
     assert_eq!(
         sends(&fx),
         vec![
             (
                 1,
-                Msg::AcceptSync {
+                Msg::from(AcceptSync {
                     b: b(1, 0),
                     from: 0,
                     entries: vec![e(0)],
                     decided: 0
-                }
+                })
             ),
             (
                 2,
-                Msg::Prepare {
+                Msg::from(Prepare {
                     b: b(1, 0),
                     decided: 0
-                }
+                })
             ),
         ]
     );
-    on(&mut s, 1, Msg::Accepted { b: b(1, 0), len: 0 });
-    timer(&mut s, Timer::Heartbeat);
+    on(&mut s, 1, Msg::from(Accepted { b: b(1, 0), len: 0 }));
+    timer(&mut s, PeerTimer::Heartbeat);
     // No progress from server 1 since the last tick: the entry goes again.
-    let fx = timer(&mut s, Timer::Heartbeat);
+    let fx = timer(&mut s, PeerTimer::Heartbeat);
     assert_eq!(
         sends(&fx)[0],
         (
             1,
-            Msg::Accept {
+            Msg::from(Accept {
                 b: b(1, 0),
                 start: 0,
                 entries: vec![e(0)],
                 decided: 0
-            }
+            })
         )
     );
 }
@@ -380,14 +440,18 @@ fn the_heartbeat_resends_prepare_sync_and_stalled_entries() {
 
 fn args() -> Args {
     Args {
-        clients: 1,
-        requests: 3,
-        inflight: 4,
-        batch: 2,
-        election_timeout: 50,
-        heartbeat: 10,
-        retry: 40,
-        give_up: 10_000,
+        service: ServiceArgs {
+            clients: 1,
+            requests: 3,
+            inflight: 4,
+            retry: 40,
+            give_up: 10_000,
+            log: LogArgs {
+                batch: 2,
+                election_timeout: 50,
+                heartbeat: 10,
+            },
+        },
     }
 }
 
@@ -417,7 +481,7 @@ fn history(logs: [Vec<CommandId>; 3], answered: Vec<u32>) -> RunResult<Output> {
 }
 
 fn failed(run: &RunResult<Output>) -> Vec<String> {
-    check_log(&args(), run)
+    check::checks(&args(), run)
         .into_iter()
         .filter(|c| !c.passed)
         .map(|c| c.name)
