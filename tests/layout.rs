@@ -1,6 +1,7 @@
 //! The source tree's layout rules, checked: no import circle between files or between the
-//! rooms of `src/shared/`, and nothing outside `src/shared/mpi/` touches the `mpi` crate or
-//! `unsafe`.
+//! rooms of `src/shared/`, nothing outside `src/shared/mpi/` touches the `mpi` crate or
+//! `unsafe`, and an algorithm imports another only where [`ALGORITHM_IMPORTS`] says so (what
+//! several algorithms share belongs in `src/shared/`; a new edge here is a decision).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -67,8 +68,28 @@ fn paths_used(module: &[String], code: &str) -> Vec<Vec<String>> {
     out
 }
 
+/// The algorithm-to-algorithm imports allowed, (importer, imported), each with its reason.
+const ALGORITHM_IMPORTS: &[(&str, &str, &str)] = &[
+    (
+        "leader_election",
+        "failure_detector",
+        "omega is the lowest unsuspected rank of the failure detector, run unchanged",
+    ),
+    (
+        "hashmap",
+        "raft",
+        "the Raft backend runs raft's servers unchanged",
+    ),
+    ("lamport", "workload", "the clocks' seeded workload"),
+    ("vector", "workload", "the clocks' seeded workload"),
+];
+
 /// The layout's violations in the tree under `src`, one line each.
 fn violations(src: &Path) -> Vec<String> {
+    violations_with(src, ALGORITHM_IMPORTS)
+}
+
+fn violations_with(src: &Path, allowed: &[(&str, &str, &str)]) -> Vec<String> {
     let mut found = Vec::new();
     let mut files = Vec::new();
     rust_files(src, &mut files);
@@ -87,6 +108,7 @@ fn violations(src: &Path) -> Vec<String> {
 
     let mut edges: BTreeMap<Vec<String>, Vec<Vec<String>>> = BTreeMap::new();
     let mut offenders = Vec::new();
+    let mut algo_edges = Vec::new();
     for f in &files {
         let text = fs::read_to_string(f).unwrap();
         let code: String = code_lines(&text).collect::<Vec<_>>().join("\n");
@@ -106,6 +128,18 @@ fn violations(src: &Path) -> Vec<String> {
                 }
             }
         }
+        // Algorithm to algorithm, mod.rs included (it holds code, not only an index).
+        if module.first().is_some_and(|s| s == "algos") && module.len() > 1 {
+            for p in paths_used(&module, &code) {
+                if p.first().is_some_and(|s| s == "algos") && p.len() > 1 && p[1] != module[1] {
+                    let pair = (module[1].as_str(), p[1].as_str());
+                    let edge = format!("{} imports algos::{}", f.display(), p[1]);
+                    if !allowed.iter().any(|a| (a.0, a.1) == pair) && !algo_edges.contains(&edge) {
+                        algo_edges.push(edge);
+                    }
+                }
+            }
+        }
         if is_mod_rs {
             continue; // an index re-exports its children; it is not a dependency edge
         }
@@ -122,6 +156,11 @@ fn violations(src: &Path) -> Vec<String> {
         offenders
             .into_iter()
             .map(|o| format!("outside src/shared/mpi/: {o}")),
+    );
+    found.extend(
+        algo_edges
+            .into_iter()
+            .map(|e| format!("not in the allowed algorithm imports: {e}")),
     );
 
     // Files: depth-first search for a back edge.
@@ -240,4 +279,31 @@ fn the_check_sees_circles_and_mpi_outside_its_room() {
     assert!(all.contains("x.rs uses the mpi crate"), "{all}");
     assert!(!all.contains("a.rs uses"), "{all}");
     assert_eq!(v.len(), 4, "{all}"); // the room circle shared::a <-> shared::b too
+}
+
+#[test]
+fn an_algorithm_importing_another_needs_a_reason() {
+    let dir = std::env::temp_dir().join(format!("mpidist-layout-algos-{}", std::process::id()));
+    let write = |p: &str, s: &str| {
+        let f = dir.join(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        fs::write(f, s).unwrap();
+    };
+    write("lib.rs", "pub mod algos;");
+    write("algos/mod.rs", "pub mod a; pub mod b; pub mod c;");
+    write("algos/a.rs", "use super::b::Ballot;");
+    write("algos/b.rs", "pub struct Ballot;");
+    write(
+        "algos/c/mod.rs",
+        "use crate::algos::b::Ballot; use self::x::Y; mod x;",
+    );
+    write("algos/c/x.rs", "use crate::algos::c::Z; pub struct Y;");
+    let allowed = [("a", "b", "a reason")];
+    let v = violations_with(&dir, &allowed);
+    fs::remove_dir_all(&dir).unwrap();
+    let all = v.join("\n");
+    assert!(all.contains("c/mod.rs imports algos::b"), "{all}");
+    assert!(!all.contains("a.rs imports"), "allowed: {all}");
+    assert!(!all.contains("x.rs imports"), "its own algorithm: {all}");
+    assert_eq!(v.len(), 1, "{all}");
 }

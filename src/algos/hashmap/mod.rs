@@ -439,9 +439,9 @@ impl Process for Proc {
 }
 
 /// The `distributed-hashmap` binary.
-pub struct Hashmap;
+pub struct DistributedHashmap;
 
-impl Algorithm for Hashmap {
+impl Algorithm for DistributedHashmap {
     const NAME: &'static str = "distributed-hashmap";
     const ABOUT: &'static str = "A distributed hashmap: keys on a consistent-hashing ring, each replicated on --replicas servers and read and written through quorums (ABD: versions are Lamport timestamps, reads write back), retransmission, anti-entropy (--anti-entropy). Checks linearizability of every client's history per key, and completion wherever a key's group keeps a quorum.";
     const NEEDS_CLOCKS: bool = true;

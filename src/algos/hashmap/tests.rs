@@ -350,7 +350,7 @@ fn the_checker_refutes_a_stale_read_and_accepts_it_within_clock_uncertainty() {
 #[test]
 fn the_raft_backend_runs_rafts_server_with_its_effects_wrapped() {
     let (a, _) = cfg(&["--backend", "raft"]);
-    let mut server = Hashmap::build(&a, 0, 4);
+    let mut server = DistributedHashmap::build(&a, 0, 4);
     let e = effects_of(&mut server, 0, 4, |n, ctx| n.on_start(ctx));
     assert!(
         e.iter().any(|e| matches!(
@@ -362,7 +362,7 @@ fn the_raft_backend_runs_rafts_server_with_its_effects_wrapped() {
         )),
         "{e:?}"
     );
-    let mut client = Hashmap::build(&a, 3, 4);
+    let mut client = DistributedHashmap::build(&a, 3, 4);
     let e = effects_of(&mut client, 3, 4, |n, ctx| n.on_start(ctx));
     let sent = sends_of(&e);
     assert!(

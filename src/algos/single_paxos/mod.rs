@@ -51,7 +51,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::roles::Paxos;
 use self::roles::Timing;
-use crate::algos::leader_election::Ballot;
+use crate::shared::election::Ballot;
 use crate::shared::faults::FaultPlan;
 use crate::shared::{Algorithm, Check, Kind, Rank, RunResult};
 

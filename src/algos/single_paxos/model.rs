@@ -41,7 +41,7 @@ use std::time::Duration;
 
 use super::roles::{Paxos, Timing};
 use super::{Layout, Msg, Timer, Value};
-use crate::algos::leader_election::Ballot;
+use crate::shared::election::Ballot;
 use crate::shared::process::{effects_of, Ctx, Effect, Process, Rank};
 
 /// What to explore.

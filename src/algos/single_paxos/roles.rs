@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{Layout, Msg, Output, Timer, Value};
-use crate::algos::leader_election::Ballot;
+use crate::shared::election::Ballot;
 use crate::shared::{Ctx, Process, Rank};
 
 type C<'a> = Ctx<'a, Msg, Timer>;

@@ -1,6 +1,6 @@
 //! The log after a snapshot, indexed from 1 as in the paper.
 
-use super::super::Entry;
+use crate::algos::raft::Entry;
 
 /// The log after a snapshot: entries `offset + 1 ..= last_index()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
