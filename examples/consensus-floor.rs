@@ -182,7 +182,10 @@ fn main() {
             };
             let f = raft::check::figures(&raft_args, r);
             let ok = Raft::check(&raft_args, r).iter().all(|c| c.passed);
-            (f.commit_latency.as_ref().map_or(f64::NAN, q) * 1e3, ok)
+            (
+                f.commit.commit_latency.as_ref().map_or(f64::NAN, q) * 1e3,
+                ok,
+            )
         };
         let (raft_p50, raft_ok) = raft_figure(&raft_runs[0], |l| l.p50_ms);
         let (raft_p99, _) = raft_figure(&raft_runs[0], |l| l.p99_ms);
@@ -190,6 +193,7 @@ fn main() {
         let (fsync_p99, _) = raft_figure(&raft_runs[1], |l| l.p99_ms);
         let checks = SequencePaxos::check(&args, &run);
         let latency = sequence_paxos::check::figures(&args, &run)
+            .commit
             .commit_latency
             .expect("latency");
         let p50_us = latency.p50_ms * 1e3;

@@ -9,7 +9,7 @@ use super::kv::{op_of, Op};
 use super::{Applied, Args, Output, RaftClientReport, ServerReport};
 use crate::shared::clients::CommandId;
 use crate::shared::faults::{FaultPlan, Life};
-use crate::shared::observe::latency::{self, Latency, Steps};
+use crate::shared::service::CommitFigures;
 use crate::shared::{Check, Rank, RunResult};
 
 /// Every life of every server: (rank, life number, report).
@@ -385,15 +385,8 @@ pub struct Restart {
 /// The figures of a run (merged into the JSON report; the summary reads them here).
 #[derive(Debug, Clone, Serialize)]
 pub struct Figures {
-    pub commits: u64,
-    pub commits_per_s: Option<f64>,
-    pub client_span_s: f64,
-    pub commit_latency: Option<Latency>,
-    pub communication_steps_per_commit: Option<Steps>,
-    pub messages_per_commit: Option<f64>,
-    pub bytes_per_commit: Option<f64>,
-    pub server_messages_per_commit: Option<f64>,
-    pub theoretical_server_messages_per_commit: f64,
+    #[serde(flatten)]
+    pub commit: CommitFigures,
     pub storage_writes_per_commit: Option<f64>,
     pub storage_syncs_per_commit: Option<f64>,
     pub leader_changes: Vec<LeaderChange>,
@@ -412,17 +405,8 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
         .flatten()
         .filter(|a| a.id.is_some() && !a.dup)
         .count() as u64;
-    let first = clients(run)
-        .filter_map(|(_, _, c)| c.work.first_submit_us)
-        .min();
-    let last = clients(run).map(|(_, _, c)| c.work.last_reply_us).max();
-    let span_s = match (first, last) {
-        (Some(f), Some(l)) if l > f => (l - f) as f64 / 1e6,
-        _ => 0.0,
-    };
     let m = run.metrics();
     let per_commit = |x: u64| (commits > 0).then(|| x as f64 / commits as f64);
-    let servers = run.np - args.service.clients as usize;
     let changes = leader_changes(run);
     // After each crash of the leader of the moment: how long until the next leader.
     // A restart takes a rank down only if it was up.
@@ -469,25 +453,13 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
         })
         .collect();
     Figures {
-        commits,
-        commits_per_s: (span_s > 0.0).then(|| commits as f64 / span_s),
-        client_span_s: span_s,
-        commit_latency: latency::latency_ms(
-            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.1 as u64)),
+        commit: CommitFigures::of(
+            commits,
+            &clients(run).map(|(_, _, c)| &c.work).collect::<Vec<_>>(),
+            &m,
+            ["AppendEntries", "AppendResp"],
+            &args.service.config(run.np),
         ),
-        communication_steps_per_commit: latency::steps_summary(
-            clients(run).flat_map(|(_, _, c)| c.work.done.iter().map(|d| d.2)),
-        ),
-        messages_per_commit: per_commit(m.total.sent),
-        bytes_per_commit: per_commit(m.total.bytes_sent),
-        server_messages_per_commit: per_commit(
-            ["AppendEntries", "AppendResp"]
-                .iter()
-                .map(|k| m.sent_of(k))
-                .sum(),
-        ),
-        theoretical_server_messages_per_commit: 2.0 * (servers as f64 - 1.0)
-            / args.service.log.batch as f64,
         storage_writes_per_commit: per_commit(m.storage_writes),
         storage_syncs_per_commit: per_commit(m.storage_syncs),
         leader_changes: changes
@@ -565,15 +537,11 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         });
     }
     let f = figures(args, run);
-    let ms = |p: fn(&Latency) -> f64| f.commit_latency.as_ref().map_or(f64::NAN, p);
     lines.push(format!(
-        "{} commits, {:.0} commits/s on the client's clock; latency p50 {:.3} ms, p99 {:.3} ms; {:.3} messages, {:.1} bytes and {:.3} storage syncs per commit; {} leader change(s)",
-        f.commits,
-        f.commits_per_s.unwrap_or(0.0),
-        ms(|l| l.p50_ms),
-        ms(|l| l.p99_ms),
-        f.messages_per_commit.unwrap_or(0.0),
-        f.bytes_per_commit.unwrap_or(0.0),
+        "{}; {:.3} messages, {:.1} bytes and {:.3} storage syncs per commit; {} leader change(s)",
+        f.commit.headline(),
+        f.commit.messages_per_commit.unwrap_or(0.0),
+        f.commit.bytes_per_commit.unwrap_or(0.0),
         f.storage_syncs_per_commit.unwrap_or(0.0),
         f.leader_changes.len(),
     ));

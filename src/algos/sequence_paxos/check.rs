@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Args, Output, ServerReport};
 use crate::shared::clients::{ClientReport, CommandId};
 use crate::shared::faults::FaultPlan;
-use crate::shared::observe::latency::{self, Latency, Steps};
+use crate::shared::service::CommitFigures;
 use crate::shared::{Check, Rank, RunResult};
 
 pub(super) fn servers_of(
@@ -150,15 +150,8 @@ pub struct Takeover {
 /// The figures of a run (merged into the JSON report; the summary reads them here).
 #[derive(Debug, Clone, Serialize)]
 pub struct Figures {
-    pub commits: usize,
-    pub commits_per_s: Option<f64>,
-    pub client_span_s: f64,
-    pub commit_latency: Option<Latency>,
-    pub communication_steps_per_commit: Option<Steps>,
-    pub messages_per_commit: Option<f64>,
-    pub bytes_per_commit: Option<f64>,
-    pub server_messages_per_commit: Option<f64>,
-    pub theoretical_server_messages_per_commit: f64,
+    #[serde(flatten)]
+    pub commit: CommitFigures,
     pub leader_changes: Vec<LeaderChange>,
     pub takeovers_after_leader_crash: Vec<Takeover>,
 }
@@ -169,17 +162,6 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
         .map(|(_, _, s)| s.decided.len())
         .max()
         .unwrap_or(0);
-    let first = clients_of(run)
-        .filter_map(|(_, _, c)| c.first_submit_us)
-        .min();
-    let last = clients_of(run).map(|(_, _, c)| c.last_reply_us).max();
-    let span_s = match (first, last) {
-        (Some(f), Some(l)) if l > f => (l - f) as f64 / 1e6,
-        _ => 0.0,
-    };
-    let m = run.metrics();
-    let per_commit = |x: u64| (commits > 0).then(|| x as f64 / commits as f64);
-    let servers = run.np - args.service.clients as usize;
     let mut leaders: Vec<(f64, Rank, u64)> = servers_of(run)
         .flat_map(|(r, _, s)| s.led.iter().map(move |&(t, round)| (t, r, round)))
         .collect();
@@ -201,22 +183,13 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
         }
     }
     Figures {
-        commits,
-        commits_per_s: (span_s > 0.0).then(|| commits as f64 / span_s),
-        client_span_s: span_s,
-        commit_latency: latency::latency_ms(
-            clients_of(run).flat_map(|(_, _, c)| c.done.iter().map(|d| d.1 as u64)),
+        commit: CommitFigures::of(
+            commits as u64,
+            &clients_of(run).map(|(_, _, c)| c).collect::<Vec<_>>(),
+            &run.metrics(),
+            ["Accept", "Accepted"],
+            &args.service.config(run.np),
         ),
-        communication_steps_per_commit: latency::steps_summary(
-            clients_of(run).flat_map(|(_, _, c)| c.done.iter().map(|d| d.2)),
-        ),
-        messages_per_commit: per_commit(m.total.sent),
-        bytes_per_commit: per_commit(m.total.bytes_sent),
-        server_messages_per_commit: per_commit(
-            ["Accept", "Accepted"].iter().map(|k| m.sent_of(k)).sum(),
-        ),
-        theoretical_server_messages_per_commit: 2.0 * (servers as f64 - 1.0)
-            / args.service.log.batch as f64,
         leader_changes: leaders
             .iter()
             .map(|l| LeaderChange {
@@ -269,15 +242,11 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         });
     }
     let f = figures(args, run);
-    let ms = |p: fn(&Latency) -> f64| f.commit_latency.as_ref().map_or(f64::NAN, p);
     lines.push(format!(
-        "{} commits, {:.0} commits/s on the client's clock; latency p50 {:.3} ms, p99 {:.3} ms; {:.3} messages and {:.1} bytes per commit; {} leader change(s)",
-        f.commits,
-        f.commits_per_s.unwrap_or(0.0),
-        ms(|l| l.p50_ms),
-        ms(|l| l.p99_ms),
-        f.messages_per_commit.unwrap_or(0.0),
-        f.bytes_per_commit.unwrap_or(0.0),
+        "{}; {:.3} messages and {:.1} bytes per commit; {} leader change(s)",
+        f.commit.headline(),
+        f.commit.messages_per_commit.unwrap_or(0.0),
+        f.commit.bytes_per_commit.unwrap_or(0.0),
         f.leader_changes.len(),
     ));
     lines
