@@ -107,6 +107,26 @@ pub struct Config {
     pub give_up: Duration,
 }
 
+impl Config {
+    /// What the unit tests of servers use: `servers` servers and one client, 4 commands in
+    /// flight, batch 2, T = 50 ms, heartbeat 10 ms, retry 40 ms.
+    #[cfg(test)]
+    pub fn for_tests(servers: usize) -> Config {
+        Config {
+            servers,
+            clients: 1,
+            quorum: majority(servers),
+            requests: 4,
+            inflight: 4,
+            batch: 2,
+            election: Duration::from_millis(50),
+            heartbeat: Duration::from_millis(10),
+            retry: Duration::from_millis(40),
+            give_up: Duration::from_millis(10_000),
+        }
+    }
+}
+
 impl ServiceArgs {
     /// The configuration at `np` ranks (after [`servers_at`] accepted it).
     pub fn config(&self, np: usize) -> Config {

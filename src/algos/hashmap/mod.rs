@@ -71,7 +71,7 @@ use self::ring::Ring;
 use crate::algos::raft;
 use crate::shared::faults::FaultPlan;
 use crate::shared::quorum::majority;
-use crate::shared::service::{self, servers_at, ClientRole, LogArgs, Roles, ServerRole};
+use crate::shared::service::{servers_at, ClientRole, LogArgs, Roles, ServerRole, ServiceArgs};
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
 /// A Lamport timestamp: the writer's clock, then its rank; totally ordered.
@@ -271,18 +271,16 @@ impl Args {
             }
         };
         let raft = raft::Config {
-            service: service::Config {
-                servers,
-                clients: self.clients as usize,
-                quorum: majority(servers),
+            // The service's options as the hashmap names them (--ops for --requests).
+            service: ServiceArgs {
+                clients: self.clients,
                 requests: self.ops,
-                inflight: self.inflight as usize,
-                batch: self.log.batch as usize,
-                election: Duration::from_millis(self.log.election_timeout),
-                heartbeat: Duration::from_millis(self.log.heartbeat),
-                retry: Duration::from_millis(self.retry),
-                give_up: Duration::from_millis(self.give_up),
-            },
+                inflight: self.inflight,
+                retry: self.retry,
+                give_up: self.give_up,
+                log: self.log.clone(),
+            }
+            .config(np),
             keys: self.keys,
             read_permille: (self.read_ratio * 1000.0).round() as u32,
             snapshot_every: 0,

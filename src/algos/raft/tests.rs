@@ -16,18 +16,7 @@ use crate::shared::{Ctx, Effect};
 /// `servers` servers and one client, batch 2.
 fn cfg(servers: usize) -> Arc<Config> {
     Arc::new(Config {
-        service: service::Config {
-            servers,
-            clients: 1,
-            quorum: servers / 2 + 1,
-            requests: 4,
-            inflight: 4,
-            batch: 2,
-            election: Duration::from_millis(50),
-            heartbeat: Duration::from_millis(10),
-            retry: Duration::from_millis(40),
-            give_up: Duration::from_millis(10_000),
-        },
+        service: service::Config::for_tests(servers),
         keys: 4,
         read_permille: 500,
         snapshot_every: 0,

@@ -14,18 +14,7 @@ use crate::shared::{Ctx, Effect};
 
 /// np 4: servers 0-2 (majority 2), client 3; batch 2.
 fn cfg() -> Arc<Config> {
-    Arc::new(Config {
-        servers: 3,
-        clients: 1,
-        quorum: 2,
-        requests: 4,
-        inflight: 4,
-        batch: 2,
-        election: Duration::from_millis(50),
-        heartbeat: Duration::from_millis(10),
-        retry: Duration::from_millis(40),
-        give_up: Duration::from_millis(10_000),
-    })
+    Arc::new(Config::for_tests(3))
 }
 
 type Fx = Vec<Effect<Msg, Timer>>;
