@@ -474,10 +474,16 @@ mod tests {
 
     #[test]
     fn checker_catches_a_receive_not_after_its_send() {
-        use crate::shared::observe::history::Recorder;
+        use crate::shared::observe::history::{Recorder, Sent};
         let mut a = Recorder::new(0, 2, true);
         let mut b = Recorder::new(1, 2, true);
-        let vc = a.send(1, 0, 1, "M", 0, || "send".into());
+        let m = Sent {
+            to: 1,
+            seq: 0,
+            copies: 1,
+            kind: "M",
+        };
+        let vc = a.send(m, 0, || "send".into());
         a.stamp(vec![5]);
         b.recv(0, 0, "M", vc.as_deref(), 1, || "recv".into());
         b.stamp(vec![3]); // wrong: must exceed 5

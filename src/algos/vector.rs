@@ -481,11 +481,17 @@ mod tests {
     fn checker_catches_the_originals_merge_rule() {
         // The C original increments every entry at every hop, so a receive claims to follow
         // events it never heard of. Feed such stamps.
-        use crate::shared::observe::history::Recorder;
+        use crate::shared::observe::history::{Recorder, Sent};
         let mut a = Recorder::new(0, 3, true);
         let mut b = Recorder::new(1, 3, true);
         let mut c = Recorder::new(2, 3, true);
-        let vc = a.send(1, 0, 1, "M", 0, || "send".into());
+        let m = Sent {
+            to: 1,
+            seq: 0,
+            copies: 1,
+            kind: "M",
+        };
+        let vc = a.send(m, 0, || "send".into());
         a.stamp(vec![1, 0, 0]);
         b.recv(0, 0, "M", vc.as_deref(), 1, || "recv".into());
         b.stamp(vec![2, 1, 1]); // original: every entry incremented

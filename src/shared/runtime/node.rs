@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::store::{MemStore, Store};
 use crate::shared::faults::{Fate, FaultPlan, Life};
-use crate::shared::observe::history::{Event, Recorder};
+use crate::shared::observe::history::{Event, Recorder, Sent};
 use crate::shared::observe::report::{Metrics, RankResult};
 use crate::shared::process::{process_rng, Ctx, Effect, Kind, Process, Rank};
 
@@ -348,9 +348,15 @@ impl<P: Process> Node<P> {
             c.dropped += u64::from(copies == 0);
             c.duplicated += u64::from(copies == 2);
         });
-        let vc = self.rec.send(to, seq, copies, msg.kind(), now_us, || {
-            label_of("send", "to", to, &msg)
-        });
+        let sent = Sent {
+            to,
+            seq,
+            copies,
+            kind: msg.kind(),
+        };
+        let vc = self
+            .rec
+            .send(sent, now_us, || label_of("send", "to", to, &msg));
         let env = Envelope {
             seq,
             steps: self.steps,
