@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use mpidist::algos::lamport::{self, LamportArgs, LamportClocks};
-use mpidist::algos::vector::{self, VectorArgs, VectorClocks};
+use mpidist::algos::clocks::lamport::{self, Lamport, LamportArgs};
+use mpidist::algos::clocks::vector::{self, Vector, VectorArgs};
 use mpidist::shared::faults::{parse_partition, Crash, FaultPlan};
 use mpidist::shared::observe::report::Ending;
 use mpidist::shared::runtime::sim::{simulate, SimConfig};
@@ -82,7 +82,7 @@ fn lamport_star_sweep() {
         events: 10,
         patience: 50,
     };
-    sweep::<LamportClocks>(&args, np_of);
+    sweep::<Lamport>(&args, np_of);
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn lamport_random_sweep() {
         events: 8,
         patience: 50,
     };
-    sweep::<LamportClocks>(&args, np_of);
+    sweep::<Lamport>(&args, np_of);
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn vector_ring_sweep() {
         events: 10,
         patience: 50,
     };
-    sweep::<VectorClocks>(&args, np_of);
+    sweep::<Vector>(&args, np_of);
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn vector_random_sweep() {
         events: 8,
         patience: 50,
     };
-    sweep::<VectorClocks>(&args, np_of);
+    sweep::<Vector>(&args, np_of);
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn random_pattern_produces_concurrency_and_the_checker_counts_it() {
         timeout_us: 10_000_000,
         record: false,
     };
-    let run = simulate::<VectorClocks>(&args, &cfg);
+    let run = simulate::<Vector>(&args, &cfg);
     let counts = vector::pair_counts(run.history.as_ref().unwrap());
     assert!(counts.concurrent > 0 && counts.ordered > 0, "{counts:?}");
 }
@@ -321,7 +321,7 @@ fn happens_before_pair_count_matches_brute_force() {
             timeout_us: 10_000_000,
             record: false,
         };
-        let run = simulate::<VectorClocks>(&args, &cfg);
+        let run = simulate::<Vector>(&args, &cfg);
         let h = run.history.as_ref().unwrap();
         let vcs: Vec<&Vec<u64>> = h
             .events()
@@ -359,7 +359,7 @@ fn duplicated_tokens_do_not_count_as_rounds() {
             timeout_us: 10_000_000,
             record: false,
         };
-        let run = simulate::<VectorClocks>(&args, &cfg);
+        let run = simulate::<Vector>(&args, &cfg);
         let o = &run.ranks[0].output;
         assert_eq!((o.rounds, o.gave_up), (4, false), "seed {seed}");
         // Every rank forwarded each trip exactly once: 4 trips of 5 hops, plus the copies.
@@ -384,9 +384,9 @@ fn large_histories_are_checked_in_linear_time() {
         timeout_us: 60_000_000,
         record: false,
     };
-    let run = simulate::<VectorClocks>(&args, &cfg);
+    let run = simulate::<Vector>(&args, &cfg);
     assert!(run.history.as_ref().unwrap().events().count() > vector::PAIRWISE_LIMIT);
-    for c in VectorClocks::check(&args, &run) {
+    for c in Vector::check(&args, &run) {
         assert!(c.passed, "{c:?}");
     }
     let largs = LamportArgs {
@@ -394,8 +394,8 @@ fn large_histories_are_checked_in_linear_time() {
         events: 2000,
         patience: 50,
     };
-    let run = simulate::<LamportClocks>(&largs, &cfg);
-    for c in LamportClocks::check(&largs, &run) {
+    let run = simulate::<Lamport>(&largs, &cfg);
+    for c in Lamport::check(&largs, &run) {
         assert!(c.passed, "{c:?}");
     }
 }

@@ -261,13 +261,13 @@ impl From<FdTimer> for Timer {
 }
 
 /// One rank of the `failure-detector` binary.
-pub struct FailureDetector {
+pub struct FailureDetectorProcess {
     fd: Detector,
     duration: Duration,
     done: bool,
 }
 
-impl Process for FailureDetector {
+impl Process for FailureDetectorProcess {
     type Msg = Msg;
     type Timer = Timer;
     type Output = FdOutput;
@@ -445,7 +445,7 @@ pub fn false_suspicions(run: &RunResult<FdOutput>, duration_ms: u64) -> ([u64; 4
 }
 
 /// The `failure-detector` binary.
-pub struct FailureDetectorBin;
+pub struct FailureDetector;
 
 /// Options of the `failure-detector` binary.
 #[derive(clap::Args, Debug, Clone, Serialize)]
@@ -454,18 +454,18 @@ pub struct Args {
     pub fd: FdArgs,
 }
 
-impl Algorithm for FailureDetectorBin {
+impl Algorithm for FailureDetector {
     const NAME: &'static str = "failure-detector";
     const ABOUT: &'static str = "Heartbeat failure detector (eventually perfect with adaptive timeouts, or fixed): strong completeness and eventual strong accuracy checked; detection latency and false suspicions measured.";
     type Args = Args;
-    type Proc = FailureDetector;
+    type Proc = FailureDetectorProcess;
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
         args.fd.validate(np, faults)
     }
 
-    fn build(args: &Args, rank: Rank, np: usize) -> FailureDetector {
-        FailureDetector {
+    fn build(args: &Args, rank: Rank, np: usize) -> FailureDetectorProcess {
+        FailureDetectorProcess {
             fd: Detector::new(&args.fd, rank, np),
             duration: Duration::from_millis(args.fd.duration),
             done: false,
@@ -542,8 +542,8 @@ mod tests {
         }
     }
 
-    fn node(mode: Mode) -> FailureDetector {
-        FailureDetectorBin::build(&Args { fd: args(mode) }, 0, 3)
+    fn node(mode: Mode) -> FailureDetectorProcess {
+        FailureDetector::build(&Args { fd: args(mode) }, 0, 3)
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub struct Output {
 type C<'a> = Ctx<'a, Msg, Timer>;
 
 /// One rank.
-pub struct LeaderElection {
+pub struct LeaderElectionProcess {
     me: Rank,
     np: usize,
     variant: Variant,
@@ -159,9 +159,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-impl LeaderElection {
+impl LeaderElectionProcess {
     pub fn new(args: &Args, me: Rank, np: usize) -> Self {
-        LeaderElection {
+        LeaderElectionProcess {
             me,
             np,
             variant: args.variant,
@@ -265,7 +265,7 @@ impl LeaderElection {
     }
 }
 
-impl Process for LeaderElection {
+impl Process for LeaderElectionProcess {
     type Msg = Msg;
     type Timer = Timer;
     type Output = Output;
@@ -502,16 +502,16 @@ pub fn election_times(run: &RunResult<Output>) -> Vec<(Rank, u64, Option<f64>)> 
 }
 
 /// The `leader-election` binary.
-pub struct LeaderElectionBin;
+pub struct LeaderElection;
 
-impl Algorithm for LeaderElectionBin {
+impl Algorithm for LeaderElection {
     const NAME: &'static str = "leader-election";
     const ABOUT: &'static str = "Leader election: omega (lowest unsuspected rank, from the failure detector) or ballot (randomized candidacies, unique ballots, majority votes). Checks one leader per ballot and one correct leader at the end; measures election time.";
     // `--ballots rma` draws tickets: the driver hosts the counter on rank 0 (a small window,
     // created for every run of this binary since the choice is made at run time).
     const USES_TICKETS: bool = true;
     type Args = Args;
-    type Proc = LeaderElection;
+    type Proc = LeaderElectionProcess;
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
         if args.ballots == Ballots::Rma && args.variant != Variant::Ballot {
@@ -520,8 +520,8 @@ impl Algorithm for LeaderElectionBin {
         args.fd.validate(np, faults)
     }
 
-    fn build(args: &Args, rank: Rank, np: usize) -> LeaderElection {
-        LeaderElection::new(args, rank, np)
+    fn build(args: &Args, rank: Rank, np: usize) -> LeaderElectionProcess {
+        LeaderElectionProcess::new(args, rank, np)
     }
 
     fn check(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
@@ -623,7 +623,7 @@ mod tests {
 
     #[test]
     fn omega_trusts_the_lowest_unsuspected_rank() {
-        let mut p = LeaderElection::new(&args(Variant::Omega), 2, 4);
+        let mut p = LeaderElectionProcess::new(&args(Variant::Omega), 2, 4);
         let fx = effects_of(&mut p, 2, 4, |p, c| p.on_start(c));
         assert!(fx.contains(&Effect::Note("trust rank0".into())));
         effects_of(&mut p, 2, 4, |p, c| {
@@ -641,7 +641,7 @@ mod tests {
 
     #[test]
     fn candidate_asks_for_votes_and_wins_with_a_majority() {
-        let mut p = LeaderElection::new(&args(Variant::Ballot), 1, 4);
+        let mut p = LeaderElectionProcess::new(&args(Variant::Ballot), 1, 4);
         let fx = effects_of(&mut p, 1, 4, |p, c| p.on_timer(Timer::Election, c));
         let b = Ballot { round: 1, rank: 1 };
         for to in [0, 2, 3] {
@@ -670,7 +670,7 @@ mod tests {
 
     #[test]
     fn voters_promise_only_higher_ballots_and_leaders_step_down() {
-        let mut p = LeaderElection::new(&args(Variant::Ballot), 0, 3);
+        let mut p = LeaderElectionProcess::new(&args(Variant::Ballot), 0, 3);
         let high = Ballot { round: 2, rank: 2 };
         let fx = effects_of(&mut p, 0, 3, |p, c| {
             p.on_message(2, Msg::RequestVote(high), c)
@@ -748,7 +748,7 @@ mod tests {
     fn rma_ballots_wait_for_a_ticket() {
         let mut a = args(Variant::Ballot);
         a.ballots = Ballots::Rma;
-        let mut p = LeaderElection::new(&a, 1, 3);
+        let mut p = LeaderElectionProcess::new(&a, 1, 3);
         let fx = effects_of(&mut p, 1, 3, |p, c| p.on_timer(Timer::Election, c));
         assert_eq!(fx, vec![Effect::DrawTicket]);
         let fx = effects_of(&mut p, 1, 3, |p, c| p.on_ticket(41, c));
