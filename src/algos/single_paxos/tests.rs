@@ -505,7 +505,7 @@ fn history(edit: impl FnOnce(&mut Vec<Output>), faults: FaultPlan) -> RunResult<
 }
 
 fn check(run: &RunResult<Output>, name: &str) -> Check {
-    let checks = check_consensus(&args(), run);
+    let checks = check::checks(&args(), run);
     checks.into_iter().find(|c| c.name == name).unwrap()
 }
 
@@ -518,7 +518,7 @@ fn all_decide(o: &mut [Output], v: Value) {
 #[test]
 fn a_correct_history_passes_every_check() {
     let run = history(|o| all_decide(o, 1500), FaultPlan::default());
-    for c in check_consensus(&args(), &run) {
+    for c in check::checks(&args(), &run) {
         assert!(c.passed, "{c:?}");
     }
 }
