@@ -501,6 +501,52 @@ pub fn election_times(run: &RunResult<Output>) -> Vec<(Rank, u64, Option<f64>)> 
         .collect()
 }
 
+/// The figures of a run, for the report (merged at its top level) and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub elections_after_leader_crashes: Vec<ElectionAfterCrash>,
+    /// Changes of the trusted leader, summed over the correct ranks.
+    pub leader_changes: usize,
+    pub candidacies: u64,
+    /// RequestVote and Vote messages sent.
+    pub election_messages: u64,
+    /// Under `--variant ballot` with at least one candidacy.
+    pub messages_per_election: Option<f64>,
+}
+
+/// A crash of a trusted leader and how long the correct ranks took to trust a new one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ElectionAfterCrash {
+    pub crashed_leader: Rank,
+    pub at_ms: u64,
+    /// `None` if the correct ranks did not agree in the end.
+    pub election_time_ms: Option<f64>,
+}
+
+/// The figures of a run.
+pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
+    let m = run.metrics();
+    let candidacies: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
+    let election_messages = m.sent_of("RequestVote") + m.sent_of("Vote");
+    Figures {
+        elections_after_leader_crashes: election_times(run)
+            .into_iter()
+            .map(
+                |(crashed_leader, at_ms, election_time_ms)| ElectionAfterCrash {
+                    crashed_leader,
+                    at_ms,
+                    election_time_ms,
+                },
+            )
+            .collect(),
+        leader_changes: run.correct_ranks().map(|r| r.output.changes.len()).sum(),
+        candidacies,
+        election_messages,
+        messages_per_election: (args.variant == Variant::Ballot && candidacies > 0)
+            .then(|| election_messages as f64 / candidacies as f64),
+    }
+}
+
 /// The `leader-election` binary.
 pub struct LeaderElection;
 
@@ -529,24 +575,7 @@ impl Algorithm for LeaderElection {
     }
 
     fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
-        let m = run.metrics();
-        let sent = |k: &str| m.sent_of(k);
-        let elections: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
-        let election_messages = sent("RequestVote") + sent("Vote");
-        let times: Vec<serde_json::Value> = election_times(run)
-            .into_iter()
-            .map(|(rank, at, t)| {
-                serde_json::json!({ "crashed_leader": rank, "at_ms": at, "election_time_ms": t })
-            })
-            .collect();
-        Some(serde_json::json!({
-            "elections_after_leader_crashes": times,
-            "leader_changes": run.correct_ranks().map(|r| r.output.changes.len()).sum::<usize>(),
-            "candidacies": elections,
-            "election_messages": election_messages,
-            "messages_per_election": (args.variant == Variant::Ballot && elections > 0)
-                .then(|| election_messages as f64 / elections as f64),
-        }))
+        serde_json::to_value(figures(args, run)).ok()
     }
 
     fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
@@ -574,18 +603,19 @@ impl Algorithm for LeaderElection {
                 )
             })
             .collect();
-        for (rank, at, t) in election_times(run) {
-            lines.push(match t {
+        let f = figures(args, run);
+        for e in &f.elections_after_leader_crashes {
+            let (rank, at) = (e.crashed_leader, e.at_ms);
+            lines.push(match e.election_time_ms {
                 Some(t) => format!("leader rank {rank} crashed at {at} ms: every correct rank trusted the new leader {t:.1} ms later"),
                 None => format!("leader rank {rank} crashed at {at} ms: the correct ranks did not agree on a new leader"),
             });
         }
         let m = run.metrics();
         let count = |k: &str| m.sent_of(k);
-        let changes: usize = run.correct_ranks().map(|r| r.output.changes.len()).sum();
+        let changes = f.leader_changes;
         if args.variant == Variant::Ballot {
-            let elections: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
-            let msgs = count("RequestVote") + count("Vote");
+            let (elections, msgs) = (f.candidacies, f.election_messages);
             lines.push(format!(
                 "{elections} candidacies, {msgs} election messages ({:.1} per election), {} leader heartbeats; {changes} leader changes at correct ranks",
                 msgs as f64 / elections.max(1) as f64,
