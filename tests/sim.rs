@@ -144,27 +144,12 @@ fn one_seed_twice_gives_the_same_trace_and_report() {
         let report = scratch(&format!("det-{seed}-{}.json", rand_suffix()));
         let r = direct(
             "vector",
-            &[
-                "--sim",
-                "--np",
-                "6",
-                "--pattern",
-                "random",
-                "--drop",
-                "0.1",
-                "--dup",
-                "0.1",
-                "--delay",
-                "0..3",
-                "--crash",
-                "2@3",
-                "--seed",
-                seed,
-                "--trace",
+            &args(&format!(
+                "--sim --np 6 --pattern random --drop 0.1 --dup 0.1 --delay 0..3 --crash 2@3 \
+                 --seed {seed} --trace {} --report {}",
                 trace.to_str().unwrap(),
-                "--report",
-                report.to_str().unwrap(),
-            ],
+                report.display()
+            )),
         );
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
         (
@@ -188,19 +173,10 @@ fn rand_suffix() -> u64 {
 
 #[test]
 fn cli_sweep_exits_0_and_reports_the_count() {
-    let args = [
-        "--np",
-        "4",
-        "--seeds",
-        "0..1000",
-        "--pattern",
-        "random",
-        "--drop",
-        "0.1",
-        "--crash",
-        "2@1",
-    ];
-    assert_sweep_passes("lamport", &args);
+    assert_sweep_passes(
+        "lamport",
+        &args("--np 4 --seeds 0..1000 --pattern random --drop 0.1 --crash 2@1"),
+    );
 }
 
 #[test]
@@ -208,16 +184,7 @@ fn cli_sweep_prints_the_reproducing_command_of_a_failing_seed() {
     // A timeout shorter than the run makes every seed fail to finish: exit 3, one command each.
     let r = direct(
         "vector",
-        &[
-            "--np",
-            "3",
-            "--seeds",
-            "5..7",
-            "--timeout",
-            "0.001",
-            "--rounds",
-            "50",
-        ],
+        &args("--np 3 --seeds 5..7 --timeout 0.001 --rounds 50"),
     );
     assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stdout.contains("reproduce: "), "{}", r.stdout);
@@ -249,15 +216,10 @@ fn sim_report_has_the_documented_schema() {
     let report = scratch("schema.json");
     let r = direct(
         "lamport",
-        &[
-            "--sim",
-            "--np",
-            "3",
-            "--dup",
-            "0.3",
-            "--report",
-            report.to_str().unwrap(),
-        ],
+        &args(&format!(
+            "--sim --np 3 --dup 0.3 --report {}",
+            report.display()
+        )),
     );
     assert_eq!(r.code, 0);
     let rep = read_json(&report);
