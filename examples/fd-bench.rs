@@ -12,10 +12,10 @@
 use serde_json::json;
 
 use mpidist::algos::failure_detector::{
-    detection_latencies, false_suspicions, Args as FdBinArgs, FailureDetectorBin, FdArgs, Mode,
+    detection_latencies, false_suspicions, Args as FdBinArgs, FailureDetector, FdArgs, Mode,
 };
 use mpidist::algos::leader_election::{
-    election_times, Args as LeArgs, Ballots, LeaderElectionBin, Variant,
+    election_times, Args as LeArgs, Ballots, LeaderElection, Variant,
 };
 use mpidist::shared::faults::{Crash, FaultPlan};
 use mpidist::shared::runtime::sim::{simulate, SimConfig};
@@ -69,10 +69,8 @@ fn main() {
                 timeout_us: 60_000_000,
                 record: false,
             };
-            let run = simulate::<FailureDetectorBin>(&args, &cfg);
-            assert!(FailureDetectorBin::check(&args, &run)
-                .iter()
-                .all(|c| c.passed));
+            let run = simulate::<FailureDetector>(&args, &cfg);
+            assert!(FailureDetector::check(&args, &run).iter().all(|c| c.passed));
             lat.extend(detection_latencies(&run).into_iter().filter_map(|(_, l)| l));
             let (q, _) = false_suspicions(&run, 4000);
             for i in 0..4 {
@@ -118,7 +116,7 @@ fn main() {
                     timeout_us: 60_000_000,
                     record: false,
                 };
-                let calm = simulate::<LeaderElectionBin>(&args, &base);
+                let calm = simulate::<LeaderElection>(&args, &base);
                 let leader_at = |t: f64| {
                     calm.ranks[0]
                         .output
@@ -141,10 +139,8 @@ fn main() {
                     },
                     ..base
                 };
-                let run = simulate::<LeaderElectionBin>(&args, &cfg);
-                assert!(LeaderElectionBin::check(&args, &run)
-                    .iter()
-                    .all(|c| c.passed));
+                let run = simulate::<LeaderElection>(&args, &cfg);
+                assert!(LeaderElection::check(&args, &run).iter().all(|c| c.passed));
                 times.extend(election_times(&run).into_iter().filter_map(|(_, _, t)| t));
                 let correct = run.correct_ranks().count() as f64;
                 changes += run

@@ -8,82 +8,54 @@ use serde_json::Value;
 
 /// The fault plans of the issue, for runs of 500 ms at np 5: safety in every seed, and the
 /// end-state checks wherever the plan lets the ranks settle (the checkers decide).
-const PLANS: &[&[&str]] = &[
-    &["--crash", "0@100"],                     // the (omega) leader
-    &["--crash", "1@100", "--crash", "3@150"], // a minority
-    &[
-        "--crash", "0@50", "--crash", "1@60", "--crash", "2@70", "--crash", "3@80",
-    ], // all but one
-    &["--drop", "0.2", "--heal", "250"],       // lossy links, then reliable
-    &["--drop", "0.2"],                        // lossy to the end
-    &["--delay", "0..20"],
-    &["--partition", "0,1|2,3,4@50..200"], // a partition that heals
-    &[
-        "--crash", "0@100", "--drop", "0.1", "--dup", "0.1", "--delay", "0..10", "--heal", "200",
-    ],
+const PLANS: &[&str] = &[
+    "--crash 0@100",                                       // the (omega) leader
+    "--crash 1@100 --crash 3@150",                         // a minority
+    "--crash 0@50 --crash 1@60 --crash 2@70 --crash 3@80", // all but one
+    "--drop 0.2 --heal 250",                               // lossy links, then reliable
+    "--drop 0.2",                                          // lossy to the end
+    "--delay 0..20",
+    "--partition 0,1|2,3,4@50..200", // a partition that heals
+    "--crash 0@100 --drop 0.1 --dup 0.1 --delay 0..10 --heal 200",
 ];
 
 fn sweep(name: &str, extra: &[&str]) {
     for plan in PLANS {
-        let mut args = vec!["--np", "5", "--seeds", "0..1000", "--duration", "500"];
-        args.extend_from_slice(extra);
-        args.extend_from_slice(plan);
-        assert_sweep_passes(name, &args);
+        let mut argv = args("--np 5 --seeds 0..1000 --duration 500");
+        argv.extend_from_slice(extra);
+        argv.extend(args(plan));
+        assert_sweep_passes(name, &argv);
     }
 }
 
 #[test]
 fn failure_detector_sweeps() {
     sweep("failure-detector", &[]);
-    sweep("failure-detector", &["--mode", "fixed"]);
+    sweep("failure-detector", &args("--mode fixed"));
 }
 
 #[test]
 fn omega_sweeps() {
-    sweep("leader-election", &["--variant", "omega"]);
+    sweep("leader-election", &args("--variant omega"));
 }
 
 #[test]
 fn ballot_sweeps() {
-    sweep("leader-election", &["--variant", "ballot"]);
+    sweep("leader-election", &args("--variant ballot"));
 }
 
 #[test]
 fn ballot_rma_sweeps() {
     // In the simulator the tickets come from an in-process counter with the same contract.
-    sweep(
-        "leader-election",
-        &["--variant", "ballot", "--ballots", "rma"],
-    );
+    sweep("leader-election", &args("--variant ballot --ballots rma"));
 }
 
 #[test]
 fn ballot_rma_under_mpirun_draws_unique_rounds() {
-    for np in [2, 4, 8] {
-        let report = scratch(&format!("ballot-rma-{np}.json"));
-        let r = mpirun(
-            np,
-            "leader-election",
-            &[
-                "--variant",
-                "ballot",
-                "--ballots",
-                "rma",
-                "--period",
-                "20",
-                "--timeout-initial",
-                "100",
-                "--delta",
-                "50",
-                "--duration",
-                "1000",
-                "--report",
-                report.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
-        let rep = read_json(&report);
-        assert_checks_passed(&rep);
+    let flags = "--variant ballot --ballots rma --period 20 --timeout-initial 100 --delta 50 \
+                 --duration 1000";
+    for job in mpirun_at("leader-election", &[2, 4, 8], flags) {
+        let rep = job.report;
         let names: Vec<&str> = rep["checks"]
             .as_array()
             .unwrap()
@@ -102,23 +74,11 @@ fn adaptive_mode_stops_making_false_suspicions() {
         let report = scratch(&format!("fd-adaptive-{mode}.json"));
         let r = direct(
             "failure-detector",
-            &[
-                "--sim",
-                "--np",
-                "4",
-                "--seed",
-                "1",
-                "--delay",
-                "0..20",
-                "--drop",
-                "0.05",
-                "--duration",
-                "20000",
-                "--mode",
-                mode,
-                "--report",
-                report.to_str().unwrap(),
-            ],
+            &args(&format!(
+                "--sim --np 4 --seed 1 --delay 0..20 --drop 0.05 --duration 20000 --mode {mode} \
+                 --report {}",
+                report.display()
+            )),
         );
         assert_eq!(r.code, 0, "{}", r.stdout);
         let line = r
@@ -168,29 +128,9 @@ fn detection_latency(rep: &Value, crashed: usize, at: f64) -> f64 {
 #[test]
 fn omega_under_mpirun_elects_rank_1_after_rank_0_crashes() {
     let (period, timeout) = (20.0, 100.0);
-    for np in [2, 4, 8] {
-        let report = scratch(&format!("omega-{np}.json"));
-        let r = mpirun(
-            np,
-            "leader-election",
-            &[
-                "--crash",
-                "0@300",
-                "--period",
-                "20",
-                "--timeout-initial",
-                "100",
-                "--delta",
-                "50",
-                "--duration",
-                "1500",
-                "--report",
-                report.to_str().unwrap(),
-            ],
-        );
-        assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
-        let rep = read_json(&report);
-        assert_checks_passed(&rep);
+    let flags = "--crash 0@300 --period 20 --timeout-initial 100 --delta 50 --duration 1500";
+    for job in mpirun_at("leader-election", &[2, 4, 8], flags) {
+        let (np, rep) = (job.np, job.report);
         for rank in rep["ranks"]
             .as_array()
             .unwrap()
@@ -227,32 +167,17 @@ fn omega_under_mpirun_elects_rank_1_after_rank_0_crashes() {
 
 #[test]
 fn ballot_under_mpirun_agrees_on_a_correct_leader() {
-    for np in [2, 4, 8] {
-        let report = scratch(&format!("ballot-{np}.json"));
-        let r = mpirun(
-            np,
-            "leader-election",
-            &[
-                "--variant",
-                "ballot",
-                "--crash",
-                &format!("{}@300", np - 1),
-                "--period",
-                "20",
-                "--timeout-initial",
-                "100",
-                "--delta",
-                "50",
-                "--duration",
-                "1500",
-                "--report",
-                report.to_str().unwrap(),
-            ],
+    // The last rank crashes. At np 2 that leaves no majority: safety only, still exit 0.
+    let rows = [2, 4, 8].map(|np| {
+        let flags = format!(
+            "--variant ballot --crash {}@300 --period 20 --timeout-initial 100 --delta 50 \
+             --duration 1500",
+            np - 1
         );
-        // At np 2 the crash leaves no majority: safety only, still exit 0.
-        assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
-        let rep = read_json(&report);
-        assert_checks_passed(&rep);
+        (np, flags)
+    });
+    for job in mpirun_matrix("leader-election", &rows) {
+        let (np, rep) = (job.np, job.report);
         if np > 2 {
             let leader = &rep["ranks"][0]["output"]["leader"];
             assert!(
@@ -265,29 +190,15 @@ fn ballot_under_mpirun_agrees_on_a_correct_leader() {
 
 #[test]
 fn failure_detector_under_mpirun() {
-    for np in [2, 4, 8] {
-        let report = scratch(&format!("fd-{np}.json"));
-        let r = mpirun(
-            np,
-            "failure-detector",
-            &[
-                "--crash",
-                &format!("{}@200", np - 1),
-                "--period",
-                "20",
-                "--timeout-initial",
-                "100",
-                "--delta",
-                "50",
-                "--duration",
-                "1000",
-                "--report",
-                report.to_str().unwrap(),
-            ],
+    let rows = [2, 4, 8].map(|np| {
+        let flags = format!(
+            "--crash {}@200 --period 20 --timeout-initial 100 --delta 50 --duration 1000",
+            np - 1
         );
-        assert_eq!(r.code, 0, "np {np}: {}{}", r.stdout, r.stderr);
-        let rep = read_json(&report);
-        assert_checks_passed(&rep);
+        (np, flags)
+    });
+    for job in mpirun_matrix("failure-detector", &rows) {
+        let (np, rep) = (job.np, job.report);
         let d = &rep["detection"][0];
         assert_eq!(d["rank"], np - 1, "{d}");
         assert!(d["latency_ms"].as_f64().is_some_and(|l| l > 0.0), "{d}");
@@ -297,35 +208,33 @@ fn failure_detector_under_mpirun() {
 
 #[test]
 fn bad_input() {
-    for (name, args, needle) in [
+    for (name, flags, needle) in [
         (
             "failure-detector",
-            vec!["--crash", "0@1", "--crash", "1@1"],
+            "--crash 0@1 --crash 1@1",
             "every one of the 2 ranks",
         ),
-        ("leader-election", vec!["--period", "0"], "--period"),
-        ("failure-detector", vec!["--delay", "-5..3"], "non-negative"),
+        ("leader-election", "--period 0", "--period"),
+        ("failure-detector", "--delay -5..3", "non-negative"),
         (
             "leader-election",
-            vec!["--period", "50", "--timeout-initial", "50"],
+            "--period 50 --timeout-initial 50",
             "must exceed --period",
         ),
         (
             "leader-election",
-            vec!["--variant", "bully"],
+            "--variant bully",
             "invalid value 'bully'",
         ),
         (
             "leader-election",
-            vec!["--ballots", "rma"],
+            "--ballots rma",
             "is for --variant ballot",
         ),
     ] {
-        let mut a = vec!["--sim", "--np", "2"];
-        a.extend(args.iter().copied());
-        let r = direct(name, &a);
-        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
-        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+        let r = direct(name, &args(&format!("--sim --np 2 {flags}")));
+        assert_eq!(r.code, 2, "{flags}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(needle), "{flags}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"));
     }
 }

@@ -7,190 +7,73 @@ mod common;
 use common::*;
 
 /// Each over 1,000 seeds; majority quorums (the default) must be linearizable in every seed.
-const PLANS: &[(&str, &[&str])] = &[
-    ("no faults, 3 servers", &["--np", "5", "--clients", "2"]),
+const PLANS: &[(&str, &str)] = &[
+    ("no faults, 3 servers", "--np 5 --clients 2"),
     (
         "drop 0.2, dup and delay, 3 of 5 servers per key",
-        &[
-            "--np",
-            "7",
-            "--clients",
-            "2",
-            "--replicas",
-            "3",
-            "--drop",
-            "0.2",
-            "--dup",
-            "0.1",
-            "--delay",
-            "0..5",
-        ],
+        "--np 7 --clients 2 --replicas 3 --drop 0.2 --dup 0.1 --delay 0..5",
     ),
     // 2 of 5 replicas of every key down: a minority of each group.
     (
         "minority crash per group",
-        &[
-            "--np",
-            "8",
-            "--clients",
-            "2",
-            "--replicas",
-            "5",
-            "--crash",
-            "0@15",
-            "--crash",
-            "4@40",
-            "--delay",
-            "0..3",
-        ],
+        "--np 8 --clients 2 --replicas 5 --crash 0@15 --crash 4@40 --delay 0..3",
     ),
     (
         "one crash, 3 replicas of 6 servers, anti-entropy",
-        &[
-            "--np",
-            "9",
-            "--clients",
-            "3",
-            "--replicas",
-            "3",
-            "--crash",
-            "2@20",
-            "--drop",
-            "0.1",
-            "--anti-entropy",
-            "5",
-        ],
+        "--np 9 --clients 3 --replicas 3 --crash 2@20 --drop 0.1 --anti-entropy 5",
     ),
     (
         "partition isolating a minority then heal",
-        &[
-            "--np",
-            "7",
-            "--clients",
-            "2",
-            "--partition",
-            "0,1|2,3,4,5,6@10..120",
-            "--delay",
-            "0..2",
-        ],
+        "--np 7 --clients 2 --partition 0,1|2,3,4,5,6@10..120 --delay 0..2",
     ),
     (
         "a client cut off with a minority, then heal",
-        &[
-            "--np",
-            "7",
-            "--clients",
-            "2",
-            "--partition",
-            "0,1,6|2,3,4,5@10..120",
-        ],
+        "--np 7 --clients 2 --partition 0,1,6|2,3,4,5@10..120",
     ),
     (
         "read all, write one (R + W > N)",
-        &[
-            "--np",
-            "5",
-            "--clients",
-            "2",
-            "--read-quorum",
-            "3",
-            "--write-quorum",
-            "1",
-            "--delay",
-            "0..5",
-            "--drop",
-            "0.1",
-        ],
+        "--np 5 --clients 2 --read-quorum 3 --write-quorum 1 --delay 0..5 --drop 0.1",
     ),
 ];
 
 /// The Raft backend: the same map, workload and checker on Raft's own servers.
-const RAFT_PLANS: &[(&str, &[&str])] = &[
-    ("no faults", &["--np", "5", "--clients", "2"]),
+const RAFT_PLANS: &[(&str, &str)] = &[
+    ("no faults", "--np 5 --clients 2"),
     (
         "leader crash",
-        &[
-            "--np",
-            "6",
-            "--clients",
-            "2",
-            "--crash",
-            "0@30",
-            "--delay",
-            "0..3",
-        ],
+        "--np 6 --clients 2 --crash 0@30 --delay 0..3",
     ),
     (
         "lossy links then heal",
-        &[
-            "--np",
-            "6",
-            "--clients",
-            "2",
-            "--drop",
-            "0.2",
-            "--dup",
-            "0.1",
-            "--delay",
-            "0..5",
-            "--heal",
-            "400",
-        ],
+        "--np 6 --clients 2 --drop 0.2 --dup 0.1 --delay 0..5 --heal 400",
     ),
     (
         "restarts from stable storage",
-        &[
-            "--np",
-            "6",
-            "--clients",
-            "2",
-            "--restart",
-            "0@20",
-            "--restart",
-            "1@60",
-            "--restart",
-            "0@90",
-        ],
+        "--np 6 --clients 2 --restart 0@20 --restart 1@60 --restart 0@90",
     ),
     (
         "leader isolated then heal",
-        &[
-            "--np",
-            "6",
-            "--clients",
-            "2",
-            "--partition",
-            "0|1,2,3,4,5@20..200",
-        ],
+        "--np 6 --clients 2 --partition 0|1,2,3,4,5@20..200",
     ),
 ];
 
 #[test]
 fn raft_backend_sweeps() {
     for (name, plan) in RAFT_PLANS {
-        let mut args = vec![
-            "--backend",
-            "raft",
-            "--seeds",
-            "0..1000",
-            "--ops",
-            "60",
-            "--keys",
-            "8",
-        ];
-        args.extend_from_slice(plan);
+        let mut argv = args("--backend raft --seeds 0..1000 --ops 60 --keys 8");
+        argv.extend(args(plan));
         eprintln!("distributed-hashmap --backend raft sweep: {name}");
-        assert_sweep_passes("distributed-hashmap", &args);
+        assert_sweep_passes("distributed-hashmap", &argv);
     }
 }
 
 #[test]
 fn sweeps() {
     for (name, plan) in PLANS {
-        let mut args = vec!["--seeds", "0..1000", "--ops", "60", "--keys", "8"];
-        args.extend_from_slice(plan);
+        let mut argv = args("--seeds 0..1000 --ops 60 --keys 8");
+        argv.extend(args(plan));
         eprintln!("distributed-hashmap sweep: {name}");
-        assert_sweep_passes("distributed-hashmap", &args);
+        assert_sweep_passes("distributed-hashmap", &argv);
     }
 }
 
@@ -202,27 +85,11 @@ fn weak_quorums_are_caught_reading_stale_values() {
         let sweep = |checker: &str| {
             direct(
                 "distributed-hashmap",
-                &[
-                    "--checker",
-                    checker,
-                    "--sim",
-                    "--np",
-                    "5",
-                    "--clients",
-                    "2",
-                    "--read-quorum",
-                    quorums[0],
-                    "--write-quorum",
-                    quorums[1],
-                    "--ops",
-                    "60",
-                    "--keys",
-                    "4",
-                    "--delay",
-                    "0..5",
-                    "--seeds",
-                    "0..1000",
-                ],
+                &args(&format!(
+                    "--checker {checker} --sim --np 5 --clients 2 --read-quorum {} \
+                     --write-quorum {} --ops 60 --keys 4 --delay 0..5 --seeds 0..1000",
+                    quorums[0], quorums[1]
+                )),
             )
         };
         let r = sweep("auto");
@@ -270,25 +137,11 @@ fn a_group_without_a_quorum_fails_its_operations_and_says_why() {
     let report = scratch("hashmap-majority.json");
     let r = direct(
         "distributed-hashmap",
-        &[
-            "--sim",
-            "--np",
-            "6",
-            "--replicas",
-            "3",
-            "--keys",
-            "10",
-            "--ops",
-            "300",
-            "--crash",
-            "1@30",
-            "--crash",
-            "2@40",
-            "--op-timeout",
-            "200",
-            "--report",
-            report.to_str().unwrap(),
-        ],
+        &args(&format!(
+            "--sim --np 6 --replicas 3 --keys 10 --ops 300 --crash 1@30 --crash 2@40 \
+             --op-timeout 200 --report {}",
+            report.display()
+        )),
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -310,87 +163,40 @@ fn a_group_without_a_quorum_fails_its_operations_and_says_why() {
 
 #[test]
 fn under_mpirun() {
-    for (np, extra) in [
-        (4, vec!["--ops", "3000", "--crash", "1@20"]),
-        (
-            4,
-            vec!["--backend", "raft", "--ops", "3000", "--crash", "0@20"],
-        ),
-        (
-            6,
-            vec![
-                "--backend",
-                "raft",
-                "--clients",
-                "2",
-                "--ops",
-                "2000",
-                "--restart",
-                "1@30",
-                "--drop",
-                "0.05",
-                "--no-fsync",
-            ],
-        ),
-        (
-            6,
-            vec![
-                "--clients",
-                "2",
-                "--replicas",
-                "3",
-                "--ops",
-                "2000",
-                "--drop",
-                "0.1",
-                "--dup",
-                "0.05",
-            ],
-        ),
-        (
-            8,
-            vec![
-                "--clients",
-                "3",
-                "--replicas",
-                "5",
-                "--ops",
-                "1500",
-                "--crash",
-                "0@10",
-                "--crash",
-                "3@30",
-                "--anti-entropy",
-                "5",
-                "--drop",
-                "0.05",
-            ],
-        ),
-    ] {
-        let report = scratch(&format!("hashmap-{np}.json"));
-        let mut args = vec!["--report", report.to_str().unwrap()];
-        args.extend_from_slice(&extra);
-        let r = mpirun(np, "distributed-hashmap", &args);
-        assert_eq!(r.code, 0, "np {np} {extra:?}:\n{}{}", r.stdout, r.stderr);
-        let j = read_json(&report);
-        assert_checks_passed(&j);
-        let clients: u64 = extra
-            .windows(2)
-            .find(|w| w[0] == "--clients")
-            .map_or(1, |w| w[1].parse().unwrap());
-        let ops: u64 = extra[extra.iter().position(|a| *a == "--ops").unwrap() + 1]
-            .parse()
-            .unwrap();
+    let jobs = mpirun_matrix(
+        "distributed-hashmap",
+        &[
+            (4, "--ops 3000 --crash 1@20"),
+            (4, "--backend raft --ops 3000 --crash 0@20"),
+            (
+                6,
+                "--backend raft --clients 2 --ops 2000 --restart 1@30 --drop 0.05 --no-fsync",
+            ),
+            (
+                6,
+                "--clients 2 --replicas 3 --ops 2000 --drop 0.1 --dup 0.05",
+            ),
+            (
+                8,
+                "--clients 3 --replicas 5 --ops 1500 --crash 0@10 --crash 3@30 --anti-entropy 5 \
+                 --drop 0.05",
+            ),
+        ],
+    );
+    for job in &jobs {
+        let j = &job.report;
+        let clients: u64 = job.flag("--clients").map_or(1, |v| v.parse().unwrap());
+        let ops: u64 = job.flag("--ops").unwrap().parse().unwrap();
         assert_eq!(
             j["operations"].as_u64(),
             Some(clients * ops),
             "{}",
-            r.stdout
+            job.run.stdout
         );
         assert!(j["ops_per_s"].as_f64().unwrap() > 0.0);
         assert!(j["get_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
         assert!(j["put_latency"]["p50_ms"].as_f64().unwrap() > 0.0);
-        if !extra.contains(&"raft") {
+        if !job.has("raft") {
             assert_eq!(j["round_trips_per_put"].as_f64(), Some(2.0));
         }
         // Clocks were synchronized against rank 0: every other rank has an uncertainty.
@@ -398,7 +204,7 @@ fn under_mpirun() {
         assert!(ranks[1..]
             .iter()
             .all(|r| r["clock"]["uncertainty_us"].as_i64().unwrap() > 0));
-        if extra.contains(&"--anti-entropy") {
+        if job.has("--anti-entropy") {
             assert!(j["anti_entropy"]["exchanges"].as_u64().unwrap() > 0);
         }
     }
@@ -406,63 +212,41 @@ fn under_mpirun() {
 
 #[test]
 fn bad_input() {
-    for (args, says) in [
+    for (flags, says) in [
         (
-            vec!["--sim", "--np", "4", "--replicas", "4"],
+            "--sim --np 4 --replicas 4",
             "--replicas 4 is more than the 3 servers",
         ),
         (
-            vec!["--sim", "--np", "4", "--write-quorum", "4"],
+            "--sim --np 4 --write-quorum 4",
             "--write-quorum 4 is more than the 3 replicas",
         ),
         (
-            vec![
-                "--sim",
-                "--np",
-                "6",
-                "--replicas",
-                "3",
-                "--read-quorum",
-                "5",
-            ],
+            "--sim --np 6 --replicas 3 --read-quorum 5",
             "--read-quorum 5 is more than the 3 replicas",
         ),
+        ("--sim --np 4 --keys 0", "--keys must be at least 1"),
+        ("--sim --np 2 --clients 2", "leaves no server"),
         (
-            vec!["--sim", "--np", "4", "--keys", "0"],
-            "--keys must be at least 1",
-        ),
-        (
-            vec!["--sim", "--np", "2", "--clients", "2"],
-            "leaves no server",
-        ),
-        (
-            vec!["--sim", "--np", "4", "--restart", "1@10"],
+            "--sim --np 4 --restart 1@10",
             "the abd backend is crash-stop",
         ),
         (
-            vec!["--sim", "--np", "4", "--backend", "raft", "--replicas", "2"],
+            "--sim --np 4 --backend raft --replicas 2",
             "are for --backend abd",
         ),
         (
-            vec![
-                "--sim",
-                "--np",
-                "4",
-                "--backend",
-                "raft",
-                "--restart",
-                "3@10",
-            ],
+            "--sim --np 4 --backend raft --restart 3@10",
             "rank 3 is a client",
         ),
     ] {
-        let r = direct("distributed-hashmap", &args);
-        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        let r = direct("distributed-hashmap", &args(flags));
+        assert_eq!(r.code, 2, "{flags}: {}{}", r.stdout, r.stderr);
         let first = r.stderr.lines().next().unwrap_or_default();
-        assert!(first.contains(says), "{args:?}: {}", r.stderr);
+        assert!(first.contains(says), "{flags}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     }
-    let r = mpirun(4, "distributed-hashmap", &["--replicas", "9"]);
+    let r = mpirun(4, "distributed-hashmap", &args("--replicas 9"));
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("--replicas 9"), "{}", r.stderr);
 }

@@ -5,30 +5,15 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn run_ok(np: usize, name: &str, args: &[&str], tag: &str) -> Value {
-    let report = scratch(&format!("{name}-{tag}-{np}.json"));
-    let mut all: Vec<&str> = args.to_vec();
-    let rp = report.to_str().unwrap().to_string();
-    all.extend(["--report", &rp]);
-    let r = mpirun(np, name, &all);
-    assert_eq!(
-        r.code, 0,
-        "np={np} {name} {args:?}\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
-    assert!(r.stdout.contains("all checks passed"), "{}", r.stdout);
-    let rep = read_json(&report);
-    assert_eq!(rep["driver"], "mpi");
-    assert_eq!(rep["np"], np);
-    assert_eq!(rep["ending"], "Finished");
-    assert_checks_passed(&rep);
-    rep
+/// The report of one job that must pass, at np `np`.
+fn run_ok(np: usize, name: &str, flags: &str) -> Value {
+    mpirun_at(name, &[np], flags).remove(0).report
 }
 
 #[test]
 fn lamport_star_at_several_np() {
-    for np in [1, 2, 4, 8] {
-        let rep = run_ok(np, "lamport", &[], "star");
+    for job in mpirun_at("lamport", &[1, 2, 4, 8], "") {
+        let (np, rep) = (job.np, job.report);
         assert_eq!(rep["ranks"][0]["output"]["replies"], np - 1);
         // 2 messages per responder, each delivered.
         assert_eq!(rep["metrics"]["messages_delivered"], 2 * (np - 1));
@@ -41,22 +26,9 @@ fn lamport_star_at_several_np() {
 
 #[test]
 fn lamport_random_with_crash_and_drop() {
-    for np in [2, 4, 8] {
-        let rep = run_ok(
-            np,
-            "lamport",
-            &[
-                "--pattern",
-                "random",
-                "--events",
-                "20",
-                "--crash",
-                "1@5",
-                "--drop",
-                "0.2",
-            ],
-            "random",
-        );
+    let flags = "--pattern random --events 20 --crash 1@5 --drop 0.2";
+    for job in mpirun_at("lamport", &[2, 4, 8], flags) {
+        let rep = job.report;
         assert_eq!(rep["ranks"][1]["crashed"], true);
         assert_eq!(rep["ranks"][0]["crashed"], false);
     }
@@ -64,8 +36,8 @@ fn lamport_random_with_crash_and_drop() {
 
 #[test]
 fn vector_ring_at_several_np() {
-    for np in [1, 2, 4, 8] {
-        let rep = run_ok(np, "vector", &["--rounds", "3"], "ring");
+    for job in mpirun_at("vector", &[1, 2, 4, 8], "--rounds 3") {
+        let (np, rep) = (job.np, job.report);
         assert_eq!(rep["ranks"][0]["output"]["rounds"], 3);
         // Every rank ticks twice per round (rank 0: send, then receive; the others: receive,
         // then send), and rank 0's last receive has seen everything. Alone, one tick a round.
@@ -79,33 +51,16 @@ fn vector_ring_at_several_np() {
 
 #[test]
 fn vector_random_with_crash_drop_and_delay() {
-    for np in [2, 4, 8] {
-        let rep = run_ok(
-            np,
-            "vector",
-            &[
-                "--pattern",
-                "random",
-                "--events",
-                "15",
-                "--crash",
-                "0@4",
-                "--drop",
-                "0.1",
-                "--delay",
-                "0..3",
-                "--dup",
-                "0.1",
-            ],
-            "random",
-        );
+    let flags = "--pattern random --events 15 --crash 0@4 --drop 0.1 --delay 0..3 --dup 0.1";
+    for job in mpirun_at("vector", &[2, 4, 8], flags) {
+        let rep = job.report;
         assert_eq!(rep["ranks"][0]["crashed"], true);
     }
 }
 
 #[test]
 fn lost_token_gives_up_after_patience() {
-    let rep = run_ok(4, "vector", &["--drop", "1", "--patience", "100"], "lost");
+    let rep = run_ok(4, "vector", "--drop 1 --patience 100");
     assert_eq!(rep["ranks"][0]["output"]["gave_up"], true);
     assert_eq!(rep["metrics"]["messages_dropped"], 1);
 }
@@ -117,20 +72,11 @@ fn trace_parses_with_the_shiviz_regex_and_svg_is_xml() {
     let r = mpirun(
         4,
         "lamport",
-        &[
-            "--pattern",
-            "random",
-            "--events",
-            "8",
-            "--drop",
-            "0.2",
-            "--crash",
-            "3@3",
-            "--trace",
+        &args(&format!(
+            "--pattern random --events 8 --drop 0.2 --crash 3@3 --trace {} --diagram {}",
             trace.to_str().unwrap(),
-            "--diagram",
-            svg.to_str().unwrap(),
-        ],
+            svg.to_str().unwrap()
+        )),
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let re = regex::Regex::new(mpidist::shared::observe::trace::SHIVIZ_REGEX).unwrap();
@@ -155,23 +101,14 @@ fn trace_parses_with_the_shiviz_regex_and_svg_is_xml() {
 fn timeout_with_messages_in_flight_exits_3_without_a_panic() {
     // A token that never stops circulating, and a random workload still sending delayed
     // messages: the run ends at the timeout with traffic in flight.
-    for (name, args) in [
-        ("vector", vec!["--rounds", "100000", "--timeout", "0.5"]),
+    for (name, flags) in [
+        ("vector", "--rounds 100000 --timeout 0.5"),
         (
             "lamport",
-            vec![
-                "--pattern",
-                "random",
-                "--events",
-                "100000",
-                "--delay",
-                "0..5",
-                "--timeout",
-                "0.5",
-            ],
+            "--pattern random --events 100000 --delay 0..5 --timeout 0.5",
         ),
     ] {
-        let r = mpirun(4, name, &args);
+        let r = mpirun(4, name, &args(flags));
         assert_eq!(r.code, 3, "{name}: {}{}", r.stdout, r.stderr);
         assert!(r.stdout.contains("did NOT finish"), "{}", r.stdout);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
@@ -183,15 +120,7 @@ fn partition_that_heals() {
     let rep = run_ok(
         4,
         "lamport",
-        &[
-            "--pattern",
-            "random",
-            "--events",
-            "30",
-            "--partition",
-            "0,1|2,3@0..20",
-        ],
-        "partition",
+        "--pattern random --events 30 --partition 0,1|2,3@0..20",
     );
     assert!(
         rep["metrics"]["messages_dropped"].as_u64().unwrap() > 0,
@@ -202,18 +131,14 @@ fn partition_that_heals() {
 
 #[test]
 fn timeout_exits_3() {
-    let r = mpirun(
-        2,
-        "vector",
-        &["--drop", "1", "--patience", "60000", "--timeout", "1"],
-    );
+    let r = mpirun(2, "vector", &args("--drop 1 --patience 60000 --timeout 1"));
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("did NOT finish"), "{}", r.stdout);
 }
 
 #[test]
 fn bad_input_under_mpirun_says_one_sentence_once() {
-    let r = mpirun(2, "lamport", &["--crash", "5@10"]);
+    let r = mpirun(2, "lamport", &args("--crash 5@10"));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr.matches("rank 5 does not exist").count(),
@@ -222,7 +147,7 @@ fn bad_input_under_mpirun_says_one_sentence_once() {
         r.stderr
     );
     assert!(!r.stderr.contains("panicked"));
-    let r = mpirun(2, "vector", &["--drop", "1.5"]);
+    let r = mpirun(2, "vector", &args("--drop 1.5"));
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr.matches("between 0 and 1").count(),
@@ -238,16 +163,9 @@ fn bad_input_under_mpirun_says_one_sentence_once() {
 fn a_rank_killed_by_a_signal_is_explained() {
     let _guard = mpirun_lock();
     let child = std::process::Command::new(root().join("scripts/mpirun"))
-        .args(["-np", "3"])
+        .args(args("-np 3"))
         .arg(bin("raft"))
-        .args([
-            "--requests",
-            "100000000",
-            "--seed",
-            "424242",
-            "--timeout",
-            "60",
-        ])
+        .args(args("--requests 100000000 --seed 424242 --timeout 60"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -9,220 +9,87 @@ use common::*;
 /// Each over 1,000 seeds with every check (termination wherever the plan permits). Server 0
 /// is the first leader, so `--crash 0@MS` crashes the leader; `--restart R@MS` alone is a
 /// crash and an immediate restart from stable storage.
-const PLANS: &[(&str, &[&str])] = &[
-    ("initial election", &["--np", "4"]),
+const PLANS: &[(&str, &str)] = &[
+    ("initial election", "--np 4"),
     (
         "initial election, 5 servers, 3 clients, no batching",
-        &["--np", "8", "--clients", "3", "--batch", "1"],
+        "--np 8 --clients 3 --batch 1",
     ),
     (
         "lossy links then heal",
-        &[
-            "--np", "6", "--drop", "0.2", "--dup", "0.1", "--delay", "0..5", "--heal", "400",
-        ],
+        "--np 6 --drop 0.2 --dup 0.1 --delay 0..5 --heal 400",
     ),
-    (
-        "re-election after a leader crash",
-        &["--np", "6", "--crash", "0@30"],
-    ),
+    ("re-election after a leader crash", "--np 6 --crash 0@30"),
     (
         "two leaders crash in turn",
-        &[
-            "--np", "6", "--crash", "0@25", "--crash", "1@70", "--delay", "0..2",
-        ],
+        "--np 6 --crash 0@25 --crash 1@70 --delay 0..2",
     ),
     // 3 of 5 servers down: no quorum, nothing commits; they come back one by one.
     (
         "no quorum then recovery",
-        &[
-            "--np",
-            "6",
-            "--crash",
-            "1@20",
-            "--crash",
-            "2@20",
-            "--crash",
-            "3@20",
-            "--restart",
-            "1@200",
-            "--restart",
-            "2@250",
-            "--restart",
-            "3@300",
-        ],
+        "--np 6 --crash 1@20 --crash 2@20 --crash 3@20 --restart 1@200 --restart 2@250 \
+         --restart 3@300",
     ),
     (
         "leader isolated, rejoins with a stale term",
-        &["--np", "6", "--partition", "0|1,2,3,4,5@20..300"],
+        "--np 6 --partition 0|1,2,3,4,5@20..300",
     ),
     // Leaders and followers crash and come back while entries are in flight one per message:
     // the schedules of the paper's Figure 8 (the scripted one is a unit test).
     (
         "figure 8 churn",
-        &[
-            "--np",
-            "6",
-            "--batch",
-            "1",
-            "--inflight",
-            "4",
-            "--election-timeout",
-            "10",
-            "--heartbeat",
-            "4",
-            "--restart",
-            "0@12",
-            "--restart",
-            "1@30",
-            "--restart",
-            "0@50",
-            "--restart",
-            "2@65",
-            "--restart",
-            "1@80",
-            "--restart",
-            "0@95",
-            "--delay",
-            "0..8",
-        ],
+        "--np 6 --batch 1 --inflight 4 --election-timeout 10 --heartbeat 4 --restart 0@12 \
+         --restart 1@30 --restart 0@50 --restart 2@65 --restart 1@80 --restart 0@95 --delay 0..8",
     ),
     (
         "figure 8 churn on unreliable links",
-        &[
-            "--np",
-            "6",
-            "--crash",
-            "0@15",
-            "--restart",
-            "0@60",
-            "--crash",
-            "1@40",
-            "--restart",
-            "1@110",
-            "--crash",
-            "2@80",
-            "--restart",
-            "2@160",
-            "--drop",
-            "0.2",
-            "--dup",
-            "0.2",
-            "--delay",
-            "0..20",
-            "--heal",
-            "400",
-        ],
+        "--np 6 --crash 0@15 --restart 0@60 --crash 1@40 --restart 1@110 --crash 2@80 \
+         --restart 2@160 --drop 0.2 --dup 0.2 --delay 0..20 --heal 400",
     ),
     (
         "churn of crash-restarts",
-        &[
-            "--np",
-            "6",
-            "--restart",
-            "0@15",
-            "--restart",
-            "1@40",
-            "--restart",
-            "0@70",
-            "--restart",
-            "2@90",
-            "--restart",
-            "3@120",
-            "--restart",
-            "1@150",
-            "--delay",
-            "0..3",
-        ],
+        "--np 6 --restart 0@15 --restart 1@40 --restart 0@70 --restart 2@90 --restart 3@120 \
+         --restart 1@150 --delay 0..3",
     ),
     (
         "churn with snapshots, short timeouts, duplicates",
-        &[
-            "--np",
-            "8",
-            "--clients",
-            "3",
-            "--election-timeout",
-            "8",
-            "--heartbeat",
-            "6",
-            "--dup",
-            "0.2",
-            "--delay",
-            "0..10",
-            "--snapshot-every",
-            "10",
-            "--restart",
-            "1@50",
-            "--restart",
-            "2@90",
-        ],
+        "--np 8 --clients 3 --election-timeout 8 --heartbeat 6 --dup 0.2 --delay 0..10 \
+         --snapshot-every 10 --restart 1@50 --restart 2@90",
     ),
     (
         "a follower far behind gets a snapshot",
-        &[
-            "--np",
-            "6",
-            "--snapshot-every",
-            "20",
-            "--crash",
-            "1@10",
-            "--restart",
-            "1@60",
-            "--requests",
-            "400",
-        ],
+        "--np 6 --snapshot-every 20 --crash 1@10 --restart 1@60 --requests 400",
     ),
     // Crashed between a write to storage and the sends that depend on it (a vote, an
     // acknowledgement, a leader's AppendEntries), then restarted.
     (
         "restart between a persist and its send",
-        &[
-            "--np",
-            "6",
-            "--crash-after-persist",
-            "0@15",
-            "--restart",
-            "0@80",
-            "--crash-after-persist",
-            "1@20",
-            "--restart",
-            "1@60",
-        ],
+        "--np 6 --crash-after-persist 0@15 --restart 0@80 --crash-after-persist 1@20 \
+         --restart 1@60",
     ),
     // Partial connectivity (the OmniPaxos paper's scenarios), for good: a progress the run
     // must make while it lasts. Quorum loss: server 1 alone reaches everyone.
-    (
-        "quorum loss",
-        &["--np", "6", "--partition", "0|2|3|4@20..100000"],
-    ),
+    ("quorum loss", "--np 6 --partition 0|2|3|4@20..100000"),
     // Chained: 0 - 1 - 2 (0 and 2 cut): the leader keeps its majority through 1; PreVote keeps 2
     // from deposing it.
-    ("chained", &["--np", "4", "--partition", "0|2@20..100000"]),
+    ("chained", "--np 4 --partition 0|2@20..100000"),
     (
         "flapping link",
-        &[
-            "--np",
-            "6",
-            "--partition",
-            "2|0,1,3,4,5@20..120",
-            "--partition",
-            "2|0,1,3,4,5@140..240",
-            "--partition",
-            "2|0,1,3,4,5@260..360",
-        ],
+        "--np 6 --partition 2|0,1,3,4,5@20..120 --partition 2|0,1,3,4,5@140..240 \
+         --partition 2|0,1,3,4,5@260..360",
     ),
 ];
 
 #[test]
 fn sweeps() {
     for (name, plan) in PLANS {
-        let mut args = vec!["--seeds", "0..1000"];
-        if !plan.contains(&"--requests") {
-            args.extend_from_slice(&["--requests", "100"]);
+        let mut argv = args("--seeds 0..1000");
+        if !plan.contains("--requests") {
+            argv.extend(args("--requests 100"));
         }
-        args.extend_from_slice(plan);
+        argv.extend(args(plan));
         eprintln!("raft sweep: {name}");
-        assert_sweep_passes("raft", &args);
+        assert_sweep_passes("raft", &argv);
     }
 }
 
@@ -234,25 +101,12 @@ fn prevote_keeps_a_flapping_follower_from_deposing_the_leader() {
         let seed = seed.to_string();
         let r = direct(
             "raft",
-            &[
-                "--sim",
-                "--np",
-                "6",
-                "--seed",
-                &seed,
-                "--requests",
-                "3000",
-                "--inflight",
-                "4",
-                "--partition",
-                "2|0,1,3,4,5@20..120",
-                "--partition",
-                "2|0,1,3,4,5@140..240",
-                "--partition",
-                "2|0,1,3,4,5@260..360",
-                "--report",
-                report.to_str().unwrap(),
-            ],
+            &args(&format!(
+                "--sim --np 6 --seed {seed} --requests 3000 --inflight 4 \
+                 --partition 2|0,1,3,4,5@20..120 --partition 2|0,1,3,4,5@140..240 \
+                 --partition 2|0,1,3,4,5@260..360 --report {}",
+                report.display()
+            )),
         );
         assert_eq!(r.code, 0, "{}", r.stdout);
         let j = read_json(&report);
@@ -269,17 +123,7 @@ fn prevote_keeps_a_flapping_follower_from_deposing_the_leader() {
 fn a_majority_down_for_good_commits_nothing_and_the_run_says_so() {
     let r = direct(
         "raft",
-        &[
-            "--sim",
-            "--np",
-            "4",
-            "--crash",
-            "1@0",
-            "--crash",
-            "2@0",
-            "--give-up",
-            "500",
-        ],
+        &args("--sim --np 4 --crash 1@0 --crash 2@0 --give-up 500"),
     );
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
@@ -299,72 +143,34 @@ fn a_majority_down_for_good_commits_nothing_and_the_run_says_so() {
 fn under_mpirun() {
     let data = scratch("raft-data");
     let data = data.to_str().unwrap();
-    for (np, extra) in [
-        // Two servers: the leader's crash stops all progress until it is back.
-        (
-            3,
-            vec![
-                "--requests",
-                "20000",
-                "--crash",
-                "0@30",
-                "--restart",
-                "0@150",
-            ],
-        ),
-        (
-            5,
-            vec![
-                "--requests",
-                "40000",
-                "--inflight",
-                "16",
-                "--crash",
-                "0@40",
-                "--restart",
-                "1@80",
-                "--data-dir",
-                data,
-            ],
-        ),
-        (
-            8,
-            vec![
-                "--clients",
-                "3",
-                "--requests",
-                "3000",
-                "--drop",
-                "0.05",
-                "--heal",
-                "600",
-                "--snapshot-every",
-                "500",
-                "--restart",
-                "2@60",
-            ],
-        ),
-    ] {
-        let report = scratch(&format!("raft-{np}.json"));
-        let mut args = vec!["--report", report.to_str().unwrap()];
-        args.extend_from_slice(&extra);
-        let r = mpirun(np, "raft", &args);
-        assert_eq!(r.code, 0, "np {np} {extra:?}:\n{}{}", r.stdout, r.stderr);
-        let j = read_json(&report);
-        assert_checks_passed(&j);
-        let clients: u64 = extra
-            .windows(2)
-            .find(|w| w[0] == "--clients")
-            .map_or(1, |w| w[1].parse().unwrap());
-        let requests: u64 = extra[extra.iter().position(|a| *a == "--requests").unwrap() + 1]
-            .parse()
-            .unwrap();
-        assert_eq!(
-            j["commits"].as_u64(),
-            Some(clients * requests),
-            "{}",
-            r.stdout
-        );
+    let jobs = mpirun_matrix(
+        "raft",
+        &[
+            // Two servers: the leader's crash stops all progress until it is back.
+            (
+                3,
+                "--requests 20000 --crash 0@30 --restart 0@150".to_string(),
+            ),
+            (
+                5,
+                format!(
+                    "--requests 40000 --inflight 16 --crash 0@40 --restart 1@80 \
+                     --data-dir {data}"
+                ),
+            ),
+            (
+                8,
+                "--clients 3 --requests 3000 --drop 0.05 --heal 600 --snapshot-every 500 \
+                 --restart 2@60"
+                    .to_string(),
+            ),
+        ],
+    );
+    for job in &jobs {
+        let (j, out) = (&job.report, &job.run.stdout);
+        let clients: u64 = job.flag("--clients").map_or(1, |v| v.parse().unwrap());
+        let requests: u64 = job.flag("--requests").unwrap().parse().unwrap();
+        assert_eq!(j["commits"].as_u64(), Some(clients * requests), "{out}");
         assert!(j["commits_per_s"].as_f64().unwrap() > 0.0);
         assert!(j["commit_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
         assert!(
@@ -375,21 +181,17 @@ fn under_mpirun() {
         let restarts = j["restarts"].as_array().unwrap();
         assert_eq!(
             restarts.len(),
-            extra.iter().filter(|a| **a == "--restart").count()
+            job.flags.iter().filter(|f| *f == "--restart").count()
         );
         for rs in restarts {
-            assert!(
-                rs["caught_up_after_ms"].as_f64().is_some(),
-                "{rs}: {}",
-                r.stdout
-            );
+            assert!(rs["caught_up_after_ms"].as_f64().is_some(), "{rs}: {out}");
         }
-        if extra.contains(&"--crash") {
+        if job.has("--crash") {
             let t = &j["election_after_leader_crash"]["each"][0];
-            assert_eq!(t["crashed_leader"], 0, "{}", r.stdout);
+            assert_eq!(t["crashed_leader"], 0, "{out}");
             assert!(t["after_ms"].as_f64().unwrap() > 0.0);
         }
-        if extra.contains(&"--snapshot-every") {
+        if job.has("--snapshot-every") {
             assert!(j["snapshots_taken"].as_u64().unwrap() > 0);
         }
     }
@@ -406,33 +208,21 @@ fn under_mpirun() {
 
 #[test]
 fn bad_input() {
-    for (args, says) in [
-        (
-            vec!["--sim", "--np", "3", "--clients", "3"],
-            "leaves no server",
-        ),
-        (vec!["--sim", "--np", "4", "--batch", "0"], "--batch"),
-        (
-            vec!["--sim", "--np", "4", "--restart", "3@10"],
-            "rank 3 is a client",
-        ),
-        (
-            vec!["--sim", "--np", "4", "--restart", "7@10"],
-            "rank 7 does not exist",
-        ),
-        (vec!["--sim", "--np", "4", "--restart", "1"], "RANK@MS"),
+    for (flags, says) in [
+        ("--sim --np 3 --clients 3", "leaves no server"),
+        ("--sim --np 4 --batch 0", "--batch"),
+        ("--sim --np 4 --restart 3@10", "rank 3 is a client"),
+        ("--sim --np 4 --restart 7@10", "rank 7 does not exist"),
+        ("--sim --np 4 --restart 1", "RANK@MS"),
     ] {
-        let r = direct("raft", &args);
-        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        let r = direct("raft", &args(flags));
+        assert_eq!(r.code, 2, "{flags}: {}{}", r.stdout, r.stderr);
         let first = r.stderr.lines().next().unwrap_or_default();
-        assert!(first.contains(says), "{args:?}: {}", r.stderr);
+        assert!(first.contains(says), "{flags}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     }
     // Crash-stop algorithms refuse restarts.
-    let r = direct(
-        "sequence-paxos",
-        &["--sim", "--np", "4", "--restart", "1@10"],
-    );
+    let r = direct("sequence-paxos", &args("--sim --np 4 --restart 1@10"));
     assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("sequence-paxos is crash-stop"),
@@ -443,7 +233,7 @@ fn bad_input() {
     let r = mpirun(
         4,
         "raft",
-        &["--data-dir", "/proc/mpidist-cannot-write-here"],
+        &args("--data-dir /proc/mpidist-cannot-write-here"),
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(

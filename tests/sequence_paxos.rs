@@ -7,72 +7,29 @@ use common::*;
 
 /// Each over 1,000 seeds; every check (termination wherever the plan permits) in every seed.
 /// Server 0 is the first leader, so `--crash 0@MS` crashes the leader.
-const PLANS: &[&[&str]] = &[
-    &["--np", "4"],
-    &["--np", "8", "--clients", "3", "--batch", "1"],
-    &[
-        "--np", "6", "--drop", "0.2", "--dup", "0.1", "--delay", "0..5", "--heal", "400",
-    ],
+const PLANS: &[&str] = &[
+    "--np 4",
+    "--np 8 --clients 3 --batch 1",
+    "--np 6 --drop 0.2 --dup 0.1 --delay 0..5 --heal 400",
     // The leader crashes (in phase 2: commands are in flight from ~10 ms on), then another.
-    &["--np", "6", "--crash", "0@30"],
-    &[
-        "--np", "6", "--crash", "0@25", "--crash", "1@60", "--delay", "0..2",
-    ],
+    "--np 6 --crash 0@30",
+    "--np 6 --crash 0@25 --crash 1@60 --delay 0..2",
     // A minority of followers crashes at once, with loss.
-    &[
-        "--np", "6", "--crash", "3@0", "--crash", "4@0", "--drop", "0.1", "--heal", "300",
-    ],
+    "--np 6 --crash 3@0 --crash 4@0 --drop 0.1 --heal 300",
     // The leader cut off in a minority, then healed: the majority continues, it catches up.
-    &["--np", "6", "--partition", "0|1,2,3,4,5@20..300"],
-    &[
-        "--np",
-        "6",
-        "--partition",
-        "0,1|2,3,4,5@20..200",
-        "--drop",
-        "0.1",
-        "--heal",
-        "300",
-    ],
+    "--np 6 --partition 0|1,2,3,4,5@20..300",
+    "--np 6 --partition 0,1|2,3,4,5@20..200 --drop 0.1 --heal 300",
     // Leader churn: short timeouts, lossy, duplicating, reordering links (dueling candidates).
-    &[
-        "--np",
-        "6",
-        "--election-timeout",
-        "10",
-        "--heartbeat",
-        "8",
-        "--drop",
-        "0.3",
-        "--dup",
-        "0.2",
-        "--delay",
-        "0..6",
-        "--heal",
-        "500",
-    ],
-    &[
-        "--np",
-        "8",
-        "--clients",
-        "3",
-        "--election-timeout",
-        "8",
-        "--heartbeat",
-        "6",
-        "--dup",
-        "0.2",
-        "--delay",
-        "0..10",
-    ],
+    "--np 6 --election-timeout 10 --heartbeat 8 --drop 0.3 --dup 0.2 --delay 0..6 --heal 500",
+    "--np 8 --clients 3 --election-timeout 8 --heartbeat 6 --dup 0.2 --delay 0..10",
 ];
 
 #[test]
 fn sweeps() {
     for plan in PLANS {
-        let mut args = vec!["--seeds", "0..1000", "--requests", "100"];
-        args.extend_from_slice(plan);
-        assert_sweep_passes("sequence-paxos", &args);
+        let mut argv = args("--seeds 0..1000 --requests 100");
+        argv.extend(args(plan));
+        assert_sweep_passes("sequence-paxos", &argv);
     }
 }
 
@@ -80,17 +37,7 @@ fn sweeps() {
 fn a_majority_crashed_cannot_decide_and_the_run_says_so() {
     let r = direct(
         "sequence-paxos",
-        &[
-            "--sim",
-            "--np",
-            "4",
-            "--crash",
-            "1@0",
-            "--crash",
-            "2@0",
-            "--give-up",
-            "500",
-        ],
+        &args("--sim --np 4 --crash 1@0 --crash 2@0 --give-up 500"),
     );
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
@@ -109,11 +56,11 @@ fn a_majority_crashed_cannot_decide_and_the_run_says_so() {
 #[test]
 fn one_command_at_a_time_commits_in_four_communication_steps() {
     let report = scratch("sequence-paxos-steps.json");
-    let args = ["--sim", "--np", "6", "--inflight", "1", "--requests", "200"];
-    let r = direct(
-        "sequence-paxos",
-        &[&args[..], &["--report", report.to_str().unwrap()]].concat(),
+    let flags = format!(
+        "--sim --np 6 --inflight 1 --requests 200 --report {}",
+        report.display()
     );
+    let r = direct("sequence-paxos", &args(&flags));
     assert_eq!(r.code, 0, "{}", r.stdout);
     // Request, Accept, Accepted, Reply.
     assert_eq!(
@@ -124,53 +71,28 @@ fn one_command_at_a_time_commits_in_four_communication_steps() {
 
 #[test]
 fn under_mpirun() {
-    for (np, extra) in [
-        (4, vec!["--requests", "5000"]),
-        (
-            5,
-            vec!["--clients", "2", "--requests", "2000", "--batch", "1"],
-        ),
-        (
-            6,
-            vec!["--requests", "50000", "--inflight", "16", "--crash", "0@20"],
-        ),
-        (
-            8,
-            vec!["--clients", "3", "--requests", "1000", "--drop", "0.1"],
-        ),
-    ] {
-        let report = scratch(&format!("sequence-paxos-{np}.json"));
-        let mut args = vec!["--report", report.to_str().unwrap()];
-        args.extend_from_slice(&extra);
-        let r = mpirun(np, "sequence-paxos", &args);
-        assert_eq!(r.code, 0, "np {np} {extra:?}:\n{}{}", r.stdout, r.stderr);
-        let j = read_json(&report);
-        assert_checks_passed(&j);
-        let clients: u64 = extra
-            .windows(2)
-            .find(|w| w[0] == "--clients")
-            .map_or(1, |w| w[1].parse().unwrap());
-        let requests: u64 = extra[extra.iter().position(|a| *a == "--requests").unwrap() + 1]
-            .parse()
-            .unwrap();
-        assert_eq!(
-            j["commits"].as_u64(),
-            Some(clients * requests),
-            "{}",
-            r.stdout
-        );
+    let jobs = mpirun_matrix(
+        "sequence-paxos",
+        &[
+            (4, "--requests 5000"),
+            (5, "--clients 2 --requests 2000 --batch 1"),
+            (6, "--requests 50000 --inflight 16 --crash 0@20"),
+            (8, "--clients 3 --requests 1000 --drop 0.1"),
+        ],
+    );
+    for job in &jobs {
+        let (j, out) = (&job.report, &job.run.stdout);
+        let clients: u64 = job.flag("--clients").map_or(1, |v| v.parse().unwrap());
+        let requests: u64 = job.flag("--requests").unwrap().parse().unwrap();
+        assert_eq!(j["commits"].as_u64(), Some(clients * requests), "{out}");
         assert!(j["commits_per_s"].as_f64().unwrap() > 0.0);
         assert!(j["commit_latency"]["p99_ms"].as_f64().unwrap() > 0.0);
         assert!(j["messages_per_commit"].as_f64().unwrap() > 0.0);
         assert!(j["communication_steps_per_commit"]["p50"].as_u64().unwrap() >= 4);
-        if extra.contains(&"--crash") {
+        if job.has("--crash") {
             // The leader crashed: another server took over and led to the end.
             let t = &j["takeovers_after_leader_crash"][0];
-            assert_eq!(
-                t["crashed_leader"], 0,
-                "{}: {}",
-                j["leader_changes"], r.stdout
-            );
+            assert_eq!(t["crashed_leader"], 0, "{}: {out}", j["leader_changes"]);
             assert_ne!(t["new_leader"], 0);
         }
     }
@@ -178,23 +100,17 @@ fn under_mpirun() {
 
 #[test]
 fn bad_input() {
-    for (args, says) in [
-        (
-            vec!["--sim", "--np", "3", "--clients", "3"],
-            "leaves no server",
-        ),
-        (
-            vec!["--sim", "--np", "3", "--clients", "5"],
-            "leaves no server",
-        ),
-        (vec!["--sim", "--np", "4", "--batch", "0"], "--batch"),
-        (vec!["--sim", "--np", "4", "--inflight", "0"], "--inflight"),
+    for (flags, says) in [
+        ("--sim --np 3 --clients 3", "leaves no server"),
+        ("--sim --np 3 --clients 5", "leaves no server"),
+        ("--sim --np 4 --batch 0", "--batch"),
+        ("--sim --np 4 --inflight 0", "--inflight"),
     ] {
-        let r = direct("sequence-paxos", &args);
-        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        let r = direct("sequence-paxos", &args(flags));
+        assert_eq!(r.code, 2, "{flags}: {}{}", r.stdout, r.stderr);
         // One sentence on the first line (clap adds a pointer to --help after its own).
         let first = r.stderr.lines().next().unwrap_or_default();
-        assert!(first.contains(says), "{args:?}: {}", r.stderr);
+        assert!(first.contains(says), "{flags}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     }
 }
@@ -208,20 +124,11 @@ fn a_message_larger_than_the_receive_buffer_crosses_under_mpirun() {
     let r = mpirun(
         4,
         "sequence-paxos",
-        &[
-            "--requests",
-            "100000",
-            "--inflight",
-            "1024",
-            "--batch",
-            "256",
-            "--partition",
-            "2|0,1,3@0..400",
-            "--crash",
-            "0@300",
-            "--report",
-            report.to_str().unwrap(),
-        ],
+        &args(&format!(
+            "--requests 100000 --inflight 1024 --batch 256 --partition 2|0,1,3@0..400 \
+             --crash 0@300 --report {}",
+            report.display()
+        )),
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let j = read_json(&report);

@@ -4,16 +4,6 @@ mod common;
 
 use common::*;
 
-fn report_of(np: usize, args: &[&str], tag: &str) -> serde_json::Value {
-    let report = scratch(&format!("counter-{tag}-{np}.json"));
-    let mut all = args.to_vec();
-    let rp = report.to_str().unwrap().to_string();
-    all.extend(["--report", &rp]);
-    let r = mpirun(np, "shared-counter", &all);
-    assert_eq!(r.code, 0, "np={np} {args:?}\n{}{}", r.stdout, r.stderr);
-    read_json(&report)
-}
-
 /// The np values to run RMA at. MPICH 4.0's ch4:ucx carries these atomics as active messages
 /// that need the target in MPI: with more ranks than cores one rank starved (13 ops/s, runs
 /// past any timeout), so under MPICH only np up to the cores (2 here) is tested; the cluster
@@ -34,12 +24,13 @@ fn rma_nps(all: &[usize]) -> Vec<usize> {
 
 #[test]
 fn every_op_and_scheme_at_several_np() {
-    for np in rma_nps(&[1, 2, 4, 8]) {
-        for op in ["fetch-add", "cas", "max", "swap", "read"] {
-            for scheme in ["rma", "legacy"] {
-                let tag = format!("{op}-{scheme}");
-                let rep = report_of(np, &["--op", op, "--ops", "300", "--scheme", scheme], &tag);
-                assert_checks_passed(&rep);
+    let nps = rma_nps(&[1, 2, 4, 8]);
+    for op in ["fetch-add", "cas", "max", "swap", "read"] {
+        for scheme in ["rma", "legacy"] {
+            let tag = format!("{op}-{scheme}");
+            let flags = format!("--op {op} --ops 300 --scheme {scheme}");
+            for job in mpirun_at("shared-counter", &nps, &flags) {
+                let (np, rep) = (job.np, job.report);
                 assert_eq!(rep["throughput"]["operations"], 300 * np as u64, "{tag}");
                 if op == "fetch-add" || op == "cas" {
                     assert_eq!(rep["throughput"]["final_value"], 300 * np as u64, "{tag}");
@@ -56,12 +47,8 @@ fn a_crashed_rank_stops_and_the_checks_count_what_it_did() {
     let np = *rma_nps(&[4]).first().unwrap_or(&2);
     let crashed = if np == 4 { 2 } else { 0 };
     let crash = format!("{crashed}@30");
-    let rep = report_of(
-        np,
-        &["--ops", "1000000", "--crash", &crash, "--host", "1"],
-        "crash",
-    );
-    assert_checks_passed(&rep);
+    let flags = format!("--ops 1000000 --crash {crash} --host 1");
+    let rep = mpirun_at("shared-counter", &[np], &flags).remove(0).report;
     let ranks = rep["ranks"].as_array().unwrap();
     assert_eq!(ranks[crashed]["crashed"], true);
     let done = ranks[crashed]["output"]["ops_done"].as_u64().unwrap();
@@ -75,21 +62,19 @@ fn a_crashed_rank_stops_and_the_checks_count_what_it_did() {
 
 #[test]
 fn host_crash_and_bad_input_are_refused() {
-    let r = mpirun(2, "shared-counter", &["--crash", "0@5"]);
+    let r = mpirun(2, "shared-counter", &args("--crash 0@5"));
     assert_eq!(r.code, 2);
     assert_eq!(r.stderr.matches("centralized").count(), 1, "{}", r.stderr);
-    for (args, needle) in [
-        (vec!["--host", "3"], "rank 3 does not exist"),
-        (vec!["--ops", "0"], "--ops"),
-        (vec!["--ops", "99999999999"], "--ops"),
-        (vec!["--op", "increment"], "invalid value 'increment'"),
-        (vec!["--drop", "0.1"], "do not apply"),
+    for (flags, needle) in [
+        ("--host 3", "rank 3 does not exist"),
+        ("--ops 0", "--ops"),
+        ("--ops 99999999999", "--ops"),
+        ("--op increment", "invalid value 'increment'"),
+        ("--drop 0.1", "do not apply"),
     ] {
-        let mut a = vec!["--sim", "--np", "2"];
-        a.extend(args.iter().copied());
-        let r = direct("shared-counter", &a);
-        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+        let r = direct("shared-counter", &args(&format!("--sim --np 2 {flags}")));
+        assert_eq!(r.code, 2, "{flags}: {}", r.stderr);
+        assert!(r.stderr.contains(needle), "{flags}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"));
     }
 }
@@ -100,9 +85,10 @@ fn threads_in_process() {
         for scheme in ["rma", "legacy"] {
             let r = direct(
                 "shared-counter",
-                &[
-                    "--sim", "--np", "4", "--op", op, "--scheme", scheme, "--ops", "5000",
-                ],
+                &args(&format!(
+                    "--sim --np 4 --op {} --scheme {} --ops 5000",
+                    op, scheme
+                )),
             );
             assert_eq!(r.code, 0, "{op} {scheme}: {}{}", r.stdout, r.stderr);
         }

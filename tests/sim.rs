@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use mpidist::algos::lamport::{self, LamportArgs, LamportClocks};
-use mpidist::algos::vector::{self, VectorArgs, VectorClocks};
+use mpidist::algos::clocks::lamport::{self, Lamport, LamportArgs};
+use mpidist::algos::clocks::vector::{self, Vector, VectorArgs};
 use mpidist::shared::faults::{parse_partition, Crash, FaultPlan};
 use mpidist::shared::observe::report::Ending;
 use mpidist::shared::runtime::sim::{simulate, SimConfig};
@@ -82,7 +82,7 @@ fn lamport_star_sweep() {
         events: 10,
         patience: 50,
     };
-    sweep::<LamportClocks>(&args, np_of);
+    sweep::<Lamport>(&args, np_of);
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn lamport_random_sweep() {
         events: 8,
         patience: 50,
     };
-    sweep::<LamportClocks>(&args, np_of);
+    sweep::<Lamport>(&args, np_of);
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn vector_ring_sweep() {
         events: 10,
         patience: 50,
     };
-    sweep::<VectorClocks>(&args, np_of);
+    sweep::<Vector>(&args, np_of);
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn vector_random_sweep() {
         events: 8,
         patience: 50,
     };
-    sweep::<VectorClocks>(&args, np_of);
+    sweep::<Vector>(&args, np_of);
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn random_pattern_produces_concurrency_and_the_checker_counts_it() {
         timeout_us: 10_000_000,
         record: false,
     };
-    let run = simulate::<VectorClocks>(&args, &cfg);
+    let run = simulate::<Vector>(&args, &cfg);
     let counts = vector::pair_counts(run.history.as_ref().unwrap());
     assert!(counts.concurrent > 0 && counts.ordered > 0, "{counts:?}");
 }
@@ -144,27 +144,12 @@ fn one_seed_twice_gives_the_same_trace_and_report() {
         let report = scratch(&format!("det-{seed}-{}.json", rand_suffix()));
         let r = direct(
             "vector",
-            &[
-                "--sim",
-                "--np",
-                "6",
-                "--pattern",
-                "random",
-                "--drop",
-                "0.1",
-                "--dup",
-                "0.1",
-                "--delay",
-                "0..3",
-                "--crash",
-                "2@3",
-                "--seed",
-                seed,
-                "--trace",
+            &args(&format!(
+                "--sim --np 6 --pattern random --drop 0.1 --dup 0.1 --delay 0..3 --crash 2@3 \
+                 --seed {seed} --trace {} --report {}",
                 trace.to_str().unwrap(),
-                "--report",
-                report.to_str().unwrap(),
-            ],
+                report.display()
+            )),
         );
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
         (
@@ -188,19 +173,10 @@ fn rand_suffix() -> u64 {
 
 #[test]
 fn cli_sweep_exits_0_and_reports_the_count() {
-    let args = [
-        "--np",
-        "4",
-        "--seeds",
-        "0..1000",
-        "--pattern",
-        "random",
-        "--drop",
-        "0.1",
-        "--crash",
-        "2@1",
-    ];
-    assert_sweep_passes("lamport", &args);
+    assert_sweep_passes(
+        "lamport",
+        &args("--np 4 --seeds 0..1000 --pattern random --drop 0.1 --crash 2@1"),
+    );
 }
 
 #[test]
@@ -208,16 +184,7 @@ fn cli_sweep_prints_the_reproducing_command_of_a_failing_seed() {
     // A timeout shorter than the run makes every seed fail to finish: exit 3, one command each.
     let r = direct(
         "vector",
-        &[
-            "--np",
-            "3",
-            "--seeds",
-            "5..7",
-            "--timeout",
-            "0.001",
-            "--rounds",
-            "50",
-        ],
+        &args("--np 3 --seeds 5..7 --timeout 0.001 --rounds 50"),
     );
     assert_eq!(r.code, 3, "{}", r.stdout);
     assert!(r.stdout.contains("reproduce: "), "{}", r.stdout);
@@ -249,15 +216,10 @@ fn sim_report_has_the_documented_schema() {
     let report = scratch("schema.json");
     let r = direct(
         "lamport",
-        &[
-            "--sim",
-            "--np",
-            "3",
-            "--dup",
-            "0.3",
-            "--report",
-            report.to_str().unwrap(),
-        ],
+        &args(&format!(
+            "--sim --np 3 --dup 0.3 --report {}",
+            report.display()
+        )),
     );
     assert_eq!(r.code, 0);
     let rep = read_json(&report);
@@ -321,7 +283,7 @@ fn happens_before_pair_count_matches_brute_force() {
             timeout_us: 10_000_000,
             record: false,
         };
-        let run = simulate::<VectorClocks>(&args, &cfg);
+        let run = simulate::<Vector>(&args, &cfg);
         let h = run.history.as_ref().unwrap();
         let vcs: Vec<&Vec<u64>> = h
             .events()
@@ -359,7 +321,7 @@ fn duplicated_tokens_do_not_count_as_rounds() {
             timeout_us: 10_000_000,
             record: false,
         };
-        let run = simulate::<VectorClocks>(&args, &cfg);
+        let run = simulate::<Vector>(&args, &cfg);
         let o = &run.ranks[0].output;
         assert_eq!((o.rounds, o.gave_up), (4, false), "seed {seed}");
         // Every rank forwarded each trip exactly once: 4 trips of 5 hops, plus the copies.
@@ -384,9 +346,9 @@ fn large_histories_are_checked_in_linear_time() {
         timeout_us: 60_000_000,
         record: false,
     };
-    let run = simulate::<VectorClocks>(&args, &cfg);
+    let run = simulate::<Vector>(&args, &cfg);
     assert!(run.history.as_ref().unwrap().events().count() > vector::PAIRWISE_LIMIT);
-    for c in VectorClocks::check(&args, &run) {
+    for c in Vector::check(&args, &run) {
         assert!(c.passed, "{c:?}");
     }
     let largs = LamportArgs {
@@ -394,8 +356,8 @@ fn large_histories_are_checked_in_linear_time() {
         events: 2000,
         patience: 50,
     };
-    let run = simulate::<LamportClocks>(&largs, &cfg);
-    for c in LamportClocks::check(&largs, &run) {
+    let run = simulate::<Lamport>(&largs, &cfg);
+    for c in Lamport::check(&largs, &run) {
         assert!(c.passed, "{c:?}");
     }
 }

@@ -40,123 +40,38 @@ fn model_checker_finds_the_originals_bugs() {
 
 /// The fault plans, each over 1,000 seeds: every check (safety, and termination wherever the
 /// plan permits it) must pass in every seed.
-const PLANS: &[&[&str]] = &[
-    &["--np", "4"],
-    &["--np", "6"],
-    &[
-        "--np", "8", "--drop", "0.2", "--dup", "0.1", "--delay", "0..5", "--heal", "300",
-    ],
+const PLANS: &[&str] = &[
+    "--np 4",
+    "--np 6",
+    "--np 8 --drop 0.2 --dup 0.1 --delay 0..5 --heal 300",
     // np 7: client 0, proposers 1-2, acceptors 3-5, learner 6.
-    &[
-        "--np",
-        "7",
-        "--proposers",
-        "2",
-        "--acceptors",
-        "3",
-        "--learners",
-        "1",
-        "--crash",
-        "1@2",
-    ],
-    &[
-        "--np",
-        "7",
-        "--proposers",
-        "2",
-        "--acceptors",
-        "3",
-        "--learners",
-        "1",
-        "--crash",
-        "3@1",
-        "--crash",
-        "1@3",
-    ],
+    "--np 7 --proposers 2 --acceptors 3 --learners 1 --crash 1@2",
+    "--np 7 --proposers 2 --acceptors 3 --learners 1 --crash 3@1 --crash 1@3",
     // Crash during phase 2 (Accept goes out about 3 ms in), with loss.
-    &[
-        "--np",
-        "7",
-        "--proposers",
-        "2",
-        "--acceptors",
-        "3",
-        "--learners",
-        "1",
-        "--crash",
-        "1@3",
-        "--drop",
-        "0.1",
-        "--heal",
-        "200",
-    ],
+    "--np 7 --proposers 2 --acceptors 3 --learners 1 --crash 1@3 --drop 0.1 --heal 200",
     // The proposer cut off, then healed.
-    &[
-        "--np",
-        "7",
-        "--proposers",
-        "2",
-        "--acceptors",
-        "3",
-        "--learners",
-        "1",
-        "--partition",
-        "1|0,2,3,4,5,6@0..150",
-    ],
+    "--np 7 --proposers 2 --acceptors 3 --learners 1 --partition 1|0,2,3,4,5,6@0..150",
     // Dueling proposers with equal timeouts.
-    &[
-        "--np",
-        "8",
-        "--proposers",
-        "3",
-        "--acceptors",
-        "3",
-        "--learners",
-        "1",
-    ],
-    &[
-        "--np",
-        "5",
-        "--colocate",
-        "--crash",
-        "0@2",
-        "--drop",
-        "0.1",
-        "--heal",
-        "200",
-    ],
+    "--np 8 --proposers 3 --acceptors 3 --learners 1",
+    "--np 5 --colocate --crash 0@2 --drop 0.1 --heal 200",
 ];
 
 #[test]
 fn sweeps() {
     for plan in PLANS {
-        let mut args = vec!["--seeds", "0..1000"];
-        args.extend_from_slice(plan);
-        assert_sweep_passes("single-paxos", &args);
+        let mut argv = args("--seeds 0..1000");
+        argv.extend(args(plan));
+        assert_sweep_passes("single-paxos", &argv);
     }
 }
 
 #[test]
 fn a_minority_quorum_is_caught_by_the_checker_in_some_seeds() {
     // Three clients with different values, two proposers, and a quorum of 1 of 3 acceptors.
-    let plan = [
-        "--np",
-        "9",
-        "--proposers",
-        "2",
-        "--acceptors",
-        "3",
-        "--learners",
-        "1",
-        "--delay",
-        "0..5",
-    ];
-    let mut args = vec!["--seeds", "0..300"];
-    args.extend_from_slice(&plan);
-    let r = direct("single-paxos", &args);
+    let plan = "--seeds 0..300 --np 9 --proposers 2 --acceptors 3 --learners 1 --delay 0..5";
+    let r = direct("single-paxos", &args(plan));
     assert_eq!(r.code, 0, "with a majority: {}", r.stdout);
-    args.extend_from_slice(&["--quorum", "1"]);
-    let r = direct("single-paxos", &args);
+    let r = direct("single-paxos", &args(&format!("{plan} --quorum 1")));
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout.contains("check uniform-agreement FAILED"),
@@ -168,31 +83,17 @@ fn a_minority_quorum_is_caught_by_the_checker_in_some_seeds() {
 #[test]
 fn under_mpirun() {
     // np 5 by default: client 0, proposer 1, acceptors 2-3, learner 4; np 8: two of each.
-    for (np, extra) in [
-        (4, vec![]),
-        (5, vec!["--colocate", "--crash", "0@1", "--drop", "0.2"]),
-        (
-            5,
-            vec![
-                "--proposers",
-                "2",
-                "--acceptors",
-                "1",
-                "--learners",
-                "1",
-                "--crash",
-                "1@0",
-            ],
-        ),
-        (8, vec!["--crash", "2@1", "--drop", "0.1"]),
-    ] {
-        let report = scratch(&format!("single-paxos-{np}.json"));
-        let mut args = vec!["--report", report.to_str().unwrap()];
-        args.extend_from_slice(&extra);
-        let r = mpirun(np, "single-paxos", &args);
-        assert_eq!(r.code, 0, "np {np} {extra:?}:\n{}{}", r.stdout, r.stderr);
-        let j = read_json(&report);
-        assert_checks_passed(&j);
+    let jobs = mpirun_matrix(
+        "single-paxos",
+        &[
+            (4, ""),
+            (5, "--colocate --crash 0@1 --drop 0.2"),
+            (5, "--proposers 2 --acceptors 1 --learners 1 --crash 1@0"),
+            (8, "--crash 2@1 --drop 0.1"),
+        ],
+    );
+    for job in &jobs {
+        let j = &job.report;
         let decided = j["decided"].as_u64().expect("a value was decided");
         // Every correct client and learner reports that value; it is some client's.
         let mut proposed = Vec::new();
@@ -233,53 +134,48 @@ fn under_mpirun() {
 fn under_mpirun_a_run_that_cannot_decide_says_so_and_ends() {
     // The only proposer crashes at once: nobody can decide, and the ranks give up at 500 ms.
     let report = scratch("single-paxos-no-proposer.json");
-    let args = [
-        "--report",
-        report.to_str().unwrap(),
-        "--crash",
-        "1@0",
-        "--give-up",
-        "500",
-    ];
-    let r = mpirun(5, "single-paxos", &args);
+    let flags = format!("--report {} --crash 1@0 --give-up 500", report.display());
+    let r = mpirun(5, "single-paxos", &args(&flags));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(
-        r.stdout.contains("not required: every proposer crashes"),
-        "{}",
-        r.stdout
-    );
-    assert!(r.stdout.contains("(gave up)"), "{}", r.stdout);
     let j = read_json(&report);
     assert!(j["decided"].is_null(), "{j}");
+    let termination = j["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "termination")
+        .expect("a termination check");
+    assert!(
+        termination["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not required: every proposer crashes"),
+        "{termination}"
+    );
+    assert!(
+        j["ranks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["output"]["gave_up"] == true),
+        "a rank gave up: {j}"
+    );
 }
 
 #[test]
 fn bad_input() {
-    for (args, says) in [
-        (vec!["--sim", "--np", "3"], "at least 4 ranks"),
+    for (flags, says) in [
+        ("--sim --np 3", "at least 4 ranks"),
         (
-            vec![
-                "--sim",
-                "--np",
-                "4",
-                "--proposers",
-                "2",
-                "--acceptors",
-                "1",
-                "--learners",
-                "1",
-            ],
+            "--sim --np 4 --proposers 2 --acceptors 1 --learners 1",
             "leave no rank for a client",
         ),
-        (vec!["--sim", "--np", "5", "--acceptors", "0"], "at least 1"),
-        (
-            vec!["--sim", "--np", "5", "--colocate", "--proposers", "2"],
-            "--colocate",
-        ),
+        ("--sim --np 5 --acceptors 0", "at least 1"),
+        ("--sim --np 5 --colocate --proposers 2", "--colocate"),
     ] {
-        let r = direct("single-paxos", &args);
-        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
-        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+        let r = direct("single-paxos", &args(flags));
+        assert_eq!(r.code, 2, "{flags}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(says), "{flags}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
         assert_eq!(
             r.stderr.trim().lines().count(),

@@ -261,13 +261,13 @@ impl From<FdTimer> for Timer {
 }
 
 /// One rank of the `failure-detector` binary.
-pub struct FailureDetector {
+pub struct FailureDetectorProcess {
     fd: Detector,
     duration: Duration,
     done: bool,
 }
 
-impl Process for FailureDetector {
+impl Process for FailureDetectorProcess {
     type Msg = Msg;
     type Timer = Timer;
     type Output = FdOutput;
@@ -444,8 +444,49 @@ pub fn false_suspicions(run: &RunResult<FdOutput>, duration_ms: u64) -> ([u64; 4
     (quarters, per_peer)
 }
 
+/// The figures of a run, for the report (merged at its top level) and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub detection: Vec<Detection>,
+    pub false_suspicions: FalseSuspicions,
+    pub heartbeats_sent: u64,
+}
+
+/// How long after its crash every correct rank suspected `rank` for good.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detection {
+    pub rank: Rank,
+    /// `None` if some correct rank never did.
+    pub latency_ms: Option<f64>,
+}
+
+/// Suspicions of ranks that had not crashed, by correct ranks.
+#[derive(Debug, Clone, Serialize)]
+pub struct FalseSuspicions {
+    pub total: u64,
+    pub per_suspected_rank: Vec<u64>,
+    pub by_quarter: [u64; 4],
+}
+
+/// The figures of a run.
+pub fn figures(args: &Args, run: &RunResult<FdOutput>) -> Figures {
+    let (by_quarter, per_suspected_rank) = false_suspicions(run, args.fd.duration);
+    Figures {
+        detection: detection_latencies(run)
+            .into_iter()
+            .map(|(rank, latency_ms)| Detection { rank, latency_ms })
+            .collect(),
+        false_suspicions: FalseSuspicions {
+            total: by_quarter.iter().sum(),
+            per_suspected_rank,
+            by_quarter,
+        },
+        heartbeats_sent: run.metrics().total.sent,
+    }
+}
+
 /// The `failure-detector` binary.
-pub struct FailureDetectorBin;
+pub struct FailureDetector;
 
 /// Options of the `failure-detector` binary.
 #[derive(clap::Args, Debug, Clone, Serialize)]
@@ -454,18 +495,18 @@ pub struct Args {
     pub fd: FdArgs,
 }
 
-impl Algorithm for FailureDetectorBin {
+impl Algorithm for FailureDetector {
     const NAME: &'static str = "failure-detector";
     const ABOUT: &'static str = "Heartbeat failure detector (eventually perfect with adaptive timeouts, or fixed): strong completeness and eventual strong accuracy checked; detection latency and false suspicions measured.";
     type Args = Args;
-    type Proc = FailureDetector;
+    type Proc = FailureDetectorProcess;
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
         args.fd.validate(np, faults)
     }
 
-    fn build(args: &Args, rank: Rank, np: usize) -> FailureDetector {
-        FailureDetector {
+    fn build(args: &Args, rank: Rank, np: usize) -> FailureDetectorProcess {
+        FailureDetectorProcess {
             fd: Detector::new(&args.fd, rank, np),
             duration: Duration::from_millis(args.fd.duration),
             done: false,
@@ -477,20 +518,7 @@ impl Algorithm for FailureDetectorBin {
     }
 
     fn figures(args: &Args, run: &RunResult<FdOutput>) -> Option<serde_json::Value> {
-        let (by_quarter, per_peer) = false_suspicions(run, args.fd.duration);
-        let latencies: Vec<serde_json::Value> = detection_latencies(run)
-            .into_iter()
-            .map(|(rank, ms)| serde_json::json!({ "rank": rank, "latency_ms": ms }))
-            .collect();
-        Some(serde_json::json!({
-            "detection": latencies,
-            "false_suspicions": {
-                "total": by_quarter.iter().sum::<u64>(),
-                "per_suspected_rank": per_peer,
-                "by_quarter": by_quarter,
-            },
-            "heartbeats_sent": run.metrics().total.sent,
-        }))
+        serde_json::to_value(figures(args, run)).ok()
     }
 
     fn summarize(args: &Args, run: &RunResult<FdOutput>) -> Vec<String> {
@@ -507,20 +535,20 @@ impl Algorithm for FailureDetectorBin {
                 )
             })
             .collect();
-        for (rank, lat) in detection_latencies(run) {
-            lines.push(match lat {
+        let f = figures(args, run);
+        for d in &f.detection {
+            let rank = d.rank;
+            lines.push(match d.latency_ms {
                 Some(l) => {
                     format!("crash of rank {rank} detected by every correct rank after {l:.1} ms")
                 }
                 None => format!("crash of rank {rank} not detected by every correct rank"),
             });
         }
-        let (q, per_peer) = false_suspicions(run, args.fd.duration);
+        let fs = &f.false_suspicions;
         lines.push(format!(
             "false suspicions: {} in total, by quarter of the run {:?}, per suspected rank {:?}",
-            q.iter().sum::<u64>(),
-            q,
-            per_peer
+            fs.total, fs.by_quarter, fs.per_suspected_rank
         ));
         lines
     }
@@ -542,8 +570,8 @@ mod tests {
         }
     }
 
-    fn node(mode: Mode) -> FailureDetector {
-        FailureDetectorBin::build(&Args { fd: args(mode) }, 0, 3)
+    fn node(mode: Mode) -> FailureDetectorProcess {
+        FailureDetector::build(&Args { fd: args(mode) }, 0, 3)
     }
 
     #[test]

@@ -132,7 +132,7 @@ pub struct Output {
 type C<'a> = Ctx<'a, Msg, Timer>;
 
 /// One rank.
-pub struct LeaderElection {
+pub struct LeaderElectionProcess {
     me: Rank,
     np: usize,
     variant: Variant,
@@ -159,9 +159,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-impl LeaderElection {
+impl LeaderElectionProcess {
     pub fn new(args: &Args, me: Rank, np: usize) -> Self {
-        LeaderElection {
+        LeaderElectionProcess {
             me,
             np,
             variant: args.variant,
@@ -265,7 +265,7 @@ impl LeaderElection {
     }
 }
 
-impl Process for LeaderElection {
+impl Process for LeaderElectionProcess {
     type Msg = Msg;
     type Timer = Timer;
     type Output = Output;
@@ -501,17 +501,63 @@ pub fn election_times(run: &RunResult<Output>) -> Vec<(Rank, u64, Option<f64>)> 
         .collect()
 }
 
-/// The `leader-election` binary.
-pub struct LeaderElectionBin;
+/// The figures of a run, for the report (merged at its top level) and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub elections_after_leader_crashes: Vec<ElectionAfterCrash>,
+    /// Changes of the trusted leader, summed over the correct ranks.
+    pub leader_changes: usize,
+    pub candidacies: u64,
+    /// RequestVote and Vote messages sent.
+    pub election_messages: u64,
+    /// Under `--variant ballot` with at least one candidacy.
+    pub messages_per_election: Option<f64>,
+}
 
-impl Algorithm for LeaderElectionBin {
+/// A crash of a trusted leader and how long the correct ranks took to trust a new one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ElectionAfterCrash {
+    pub crashed_leader: Rank,
+    pub at_ms: u64,
+    /// `None` if the correct ranks did not agree in the end.
+    pub election_time_ms: Option<f64>,
+}
+
+/// The figures of a run.
+pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
+    let m = run.metrics();
+    let candidacies: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
+    let election_messages = m.sent_of("RequestVote") + m.sent_of("Vote");
+    Figures {
+        elections_after_leader_crashes: election_times(run)
+            .into_iter()
+            .map(
+                |(crashed_leader, at_ms, election_time_ms)| ElectionAfterCrash {
+                    crashed_leader,
+                    at_ms,
+                    election_time_ms,
+                },
+            )
+            .collect(),
+        leader_changes: run.correct_ranks().map(|r| r.output.changes.len()).sum(),
+        candidacies,
+        election_messages,
+        messages_per_election: (args.variant == Variant::Ballot && candidacies > 0)
+            .then(|| election_messages as f64 / candidacies as f64),
+    }
+}
+
+/// The `leader-election` binary.
+pub struct LeaderElection;
+
+impl Algorithm for LeaderElection {
     const NAME: &'static str = "leader-election";
     const ABOUT: &'static str = "Leader election: omega (lowest unsuspected rank, from the failure detector) or ballot (randomized candidacies, unique ballots, majority votes). Checks one leader per ballot and one correct leader at the end; measures election time.";
     // `--ballots rma` draws tickets: the driver hosts the counter on rank 0 (a small window,
     // created for every run of this binary since the choice is made at run time).
     const USES_TICKETS: bool = true;
     type Args = Args;
-    type Proc = LeaderElection;
+    type Proc = LeaderElectionProcess;
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
         if args.ballots == Ballots::Rma && args.variant != Variant::Ballot {
@@ -520,8 +566,8 @@ impl Algorithm for LeaderElectionBin {
         args.fd.validate(np, faults)
     }
 
-    fn build(args: &Args, rank: Rank, np: usize) -> LeaderElection {
-        LeaderElection::new(args, rank, np)
+    fn build(args: &Args, rank: Rank, np: usize) -> LeaderElectionProcess {
+        LeaderElectionProcess::new(args, rank, np)
     }
 
     fn check(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
@@ -529,24 +575,7 @@ impl Algorithm for LeaderElectionBin {
     }
 
     fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {
-        let m = run.metrics();
-        let sent = |k: &str| m.sent_of(k);
-        let elections: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
-        let election_messages = sent("RequestVote") + sent("Vote");
-        let times: Vec<serde_json::Value> = election_times(run)
-            .into_iter()
-            .map(|(rank, at, t)| {
-                serde_json::json!({ "crashed_leader": rank, "at_ms": at, "election_time_ms": t })
-            })
-            .collect();
-        Some(serde_json::json!({
-            "elections_after_leader_crashes": times,
-            "leader_changes": run.correct_ranks().map(|r| r.output.changes.len()).sum::<usize>(),
-            "candidacies": elections,
-            "election_messages": election_messages,
-            "messages_per_election": (args.variant == Variant::Ballot && elections > 0)
-                .then(|| election_messages as f64 / elections as f64),
-        }))
+        serde_json::to_value(figures(args, run)).ok()
     }
 
     fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
@@ -574,18 +603,19 @@ impl Algorithm for LeaderElectionBin {
                 )
             })
             .collect();
-        for (rank, at, t) in election_times(run) {
-            lines.push(match t {
+        let f = figures(args, run);
+        for e in &f.elections_after_leader_crashes {
+            let (rank, at) = (e.crashed_leader, e.at_ms);
+            lines.push(match e.election_time_ms {
                 Some(t) => format!("leader rank {rank} crashed at {at} ms: every correct rank trusted the new leader {t:.1} ms later"),
                 None => format!("leader rank {rank} crashed at {at} ms: the correct ranks did not agree on a new leader"),
             });
         }
         let m = run.metrics();
         let count = |k: &str| m.sent_of(k);
-        let changes: usize = run.correct_ranks().map(|r| r.output.changes.len()).sum();
+        let changes = f.leader_changes;
         if args.variant == Variant::Ballot {
-            let elections: u64 = run.ranks.iter().map(|r| r.output.candidacies).sum();
-            let msgs = count("RequestVote") + count("Vote");
+            let (elections, msgs) = (f.candidacies, f.election_messages);
             lines.push(format!(
                 "{elections} candidacies, {msgs} election messages ({:.1} per election), {} leader heartbeats; {changes} leader changes at correct ranks",
                 msgs as f64 / elections.max(1) as f64,
@@ -623,7 +653,7 @@ mod tests {
 
     #[test]
     fn omega_trusts_the_lowest_unsuspected_rank() {
-        let mut p = LeaderElection::new(&args(Variant::Omega), 2, 4);
+        let mut p = LeaderElectionProcess::new(&args(Variant::Omega), 2, 4);
         let fx = effects_of(&mut p, 2, 4, |p, c| p.on_start(c));
         assert!(fx.contains(&Effect::Note("trust rank0".into())));
         effects_of(&mut p, 2, 4, |p, c| {
@@ -641,7 +671,7 @@ mod tests {
 
     #[test]
     fn candidate_asks_for_votes_and_wins_with_a_majority() {
-        let mut p = LeaderElection::new(&args(Variant::Ballot), 1, 4);
+        let mut p = LeaderElectionProcess::new(&args(Variant::Ballot), 1, 4);
         let fx = effects_of(&mut p, 1, 4, |p, c| p.on_timer(Timer::Election, c));
         let b = Ballot { round: 1, rank: 1 };
         for to in [0, 2, 3] {
@@ -670,7 +700,7 @@ mod tests {
 
     #[test]
     fn voters_promise_only_higher_ballots_and_leaders_step_down() {
-        let mut p = LeaderElection::new(&args(Variant::Ballot), 0, 3);
+        let mut p = LeaderElectionProcess::new(&args(Variant::Ballot), 0, 3);
         let high = Ballot { round: 2, rank: 2 };
         let fx = effects_of(&mut p, 0, 3, |p, c| {
             p.on_message(2, Msg::RequestVote(high), c)
@@ -748,7 +778,7 @@ mod tests {
     fn rma_ballots_wait_for_a_ticket() {
         let mut a = args(Variant::Ballot);
         a.ballots = Ballots::Rma;
-        let mut p = LeaderElection::new(&a, 1, 3);
+        let mut p = LeaderElectionProcess::new(&a, 1, 3);
         let fx = effects_of(&mut p, 1, 3, |p, c| p.on_timer(Timer::Election, c));
         assert_eq!(fx, vec![Effect::DrawTicket]);
         let fx = effects_of(&mut p, 1, 3, |p, c| p.on_ticket(41, c));

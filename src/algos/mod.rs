@@ -2,15 +2,13 @@
 //! state machine ([`crate::shared::Process`]), its messages and timers, the
 //! [`crate::shared::Algorithm`] that builds and checks it, and its unit tests; once it outgrows
 //! one file it becomes a folder whose `mod.rs` keeps the doc that teaches the algorithm.
-//! `workload` is the seeded random workload that the clock algorithms share.
+//! `clocks` holds two, Lamport and vector clocks, which share one seeded event workload.
 
+pub mod clocks;
 pub mod failure_detector;
 pub mod hashmap;
-pub mod lamport;
 pub mod leader_election;
 pub mod raft;
 pub mod sequence_paxos;
 pub mod shared_counter;
 pub mod single_paxos;
-pub mod vector;
-pub mod workload;

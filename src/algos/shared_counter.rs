@@ -26,16 +26,15 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::shared::cli::CommonArgs;
 use crate::shared::mpi::primitives::{
-    Cell, LegacyCell, LegacyLocal, LocalCell, MaxRegister, RmaCellHost, SharedCounter,
+    self, Cell, LegacyCell, LegacyLocal, LocalCell, MaxRegister, RmaCellHost,
 };
 use crate::shared::mpi::World;
 use crate::shared::observe::report::{Ending, Metrics, RankResult, RunResult};
 use crate::shared::process::{process_rng, Rank};
-use crate::shared::run::{self, code, usage_error};
+use crate::shared::run::{self, code, Binary, Conclusion};
 use crate::shared::Check;
 
 /// The operation every rank repeats.
@@ -130,7 +129,7 @@ pub fn run_rank<C: Cell>(
 ) -> RankLog {
     let mut rng = process_rng(seed, rank);
     let mut log = RankLog::default();
-    let counter = SharedCounter(cell);
+    let counter = primitives::SharedCounter(cell);
     let register = MaxRegister(cell);
     for i in 0..k {
         let t = limits.start.elapsed();
@@ -302,8 +301,29 @@ pub fn check(op: OpKind, final_value: i64, logs: &[RankLog]) -> Vec<Check> {
     }
 }
 
-const NAME: &str = "shared-counter";
-const ABOUT: &str = "Distributed shared primitives on MPI RMA windows (fetch-add, cas, max, swap, read), hosted on one rank, checked for atomicity and measured in operations per second.";
+/// The `shared-counter` binary: a [`Binary`] of its own kind, as its ranks call RMA primitives
+/// directly instead of running a [`Process`](crate::shared::Process).
+pub struct SharedCounter;
+
+impl Binary for SharedCounter {
+    const NAME: &'static str = "shared-counter";
+    const ABOUT: &'static str = "Distributed shared primitives on MPI RMA windows (fetch-add, cas, max, swap, read), hosted on one rank, checked for atomicity and measured in operations per second.";
+    const EXCHANGES_MESSAGES: bool = false;
+    type Args = CounterArgs;
+
+    fn validate(args: &CounterArgs, common: &CommonArgs, np: usize) -> Result<(), String> {
+        validate(args, common, np)
+    }
+
+    fn in_process(args: &CounterArgs, common: &CommonArgs, np: usize, _: &[OsString]) -> u8 {
+        in_process(args, common, np)
+    }
+
+    fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
+        let code = under_mpi(world, args, common);
+        world.agree_on_exit_code(code)
+    }
+}
 
 fn validate(args: &CounterArgs, common: &CommonArgs, np: usize) -> Result<(), String> {
     if np == 0 {
@@ -354,52 +374,6 @@ fn limits(common: &CommonArgs, rank: Rank) -> Limits {
             .map(Duration::from_millis),
         deadline: Duration::from_secs_f64(common.timeout),
     }
-}
-
-/// Entry point.
-pub fn main() -> std::process::ExitCode {
-    run::init_logging();
-    let argv: Vec<OsString> = std::env::args_os().collect();
-    std::process::ExitCode::from(run_binary(&argv))
-}
-
-fn run_binary(argv: &[OsString]) -> u8 {
-    let cli = match run::parse::<CounterArgs>(NAME, ABOUT, argv) {
-        Ok(cli) => cli,
-        Err(code) => return code,
-    };
-    let (args, common) = (&cli.algo, &cli.common);
-    if common.simulated() {
-        if cli.quiet {
-            return code::OK;
-        }
-        let Some(np) = common.np.map(usize::from) else {
-            return usage_error("--sim needs --np N, the number of simulated ranks");
-        };
-        if let Err(msg) = validate(args, common, np) {
-            return usage_error(&msg);
-        }
-        return in_process(args, common, np);
-    }
-    if common.np.is_some() {
-        return if cli.quiet {
-            code::USAGE
-        } else {
-            usage_error("--np is for --sim; under mpirun the number of ranks is mpirun's -np")
-        };
-    }
-    let Some(world) = World::init() else {
-        return usage_error("MPI could not be initialized");
-    };
-    if let Err(msg) = validate(args, common, world.size()) {
-        return if world.rank() == 0 && !cli.quiet {
-            usage_error(&msg)
-        } else {
-            code::USAGE
-        };
-    }
-    let code = under_mpi(&world, args, common);
-    world.agree_on_exit_code(code)
 }
 
 /// `--sim`: the ranks as threads on the in-process backends (real concurrency, so not
@@ -512,8 +486,12 @@ fn conclude(
     elapsed_s: f64,
 ) -> u8 {
     let checks = check(args.op, final_value, &logs);
-    let total: u64 = logs.iter().map(|l| l.ops_done).sum();
-    let ops_per_s = total as f64 / elapsed_s.max(1e-9);
+    let figures = Figures::of(&logs, elapsed_s, final_value);
+    let Throughput {
+        operations: total,
+        ops_per_s,
+        ..
+    } = figures.throughput;
     let mut summary: Vec<String> = logs
         .iter()
         .enumerate()
@@ -556,7 +534,7 @@ fn conclude(
         })
         .collect();
     let run = RunResult {
-        algorithm: NAME,
+        algorithm: SharedCounter::NAME,
         driver,
         np: logs.len(),
         seed: common.seed,
@@ -571,21 +549,44 @@ fn conclude(
         history: None,
         groups: Vec::new(),
     };
-    let extra = json!({
-        "throughput": { "operations": total, "ops_per_s": ops_per_s, "final_value": final_value },
-    });
-    let args_json = serde_json::to_value(args).unwrap_or_default();
-    run::finish(
-        NAME,
-        args_json,
+    run::finish::<SharedCounter, _>(
         common,
-        &run,
-        &checks,
-        &summary,
-        Some(extra),
-        false,
-        &|o| serde_json::json!(o),
+        Conclusion {
+            args,
+            run: &run,
+            checks,
+            summary,
+            figures: serde_json::to_value(figures).ok(),
+            view: |o| serde_json::to_value(o).unwrap_or_default(),
+        },
     )
+}
+
+/// The figures of a run, for the report (merged at its top level) and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figures {
+    pub throughput: Throughput,
+}
+
+/// Every rank's operations over the whole run's time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+    pub operations: u64,
+    pub ops_per_s: f64,
+    pub final_value: i64,
+}
+
+impl Figures {
+    fn of(logs: &[RankLog], elapsed_s: f64, final_value: i64) -> Self {
+        let operations: u64 = logs.iter().map(|l| l.ops_done).sum();
+        Figures {
+            throughput: Throughput {
+                operations,
+                ops_per_s: operations as f64 / elapsed_s.max(1e-9),
+                final_value,
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
 //! `failure-detector`: heartbeat failure detector (see `mpidist::algos::failure_detector`).
 fn main() -> std::process::ExitCode {
-    mpidist::shared::run::main::<mpidist::algos::failure_detector::FailureDetectorBin>()
+    mpidist::shared::run::main::<mpidist::algos::failure_detector::FailureDetector>()
 }

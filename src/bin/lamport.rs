@@ -1,4 +1,4 @@
-//! `lamport`: Lamport logical clocks (see `mpidist::algos::lamport`).
+//! `lamport`: Lamport logical clocks (see `mpidist::algos::clocks::lamport`).
 fn main() -> std::process::ExitCode {
-    mpidist::shared::run::main::<mpidist::algos::lamport::LamportClocks>()
+    mpidist::shared::run::main::<mpidist::algos::clocks::lamport::Lamport>()
 }

@@ -1,5 +1,5 @@
 //! `shared-counter`: distributed shared primitives on MPI RMA windows (see
 //! `mpidist::algos::shared_counter`).
 fn main() -> std::process::ExitCode {
-    mpidist::algos::shared_counter::main()
+    mpidist::shared::run::main::<mpidist::algos::shared_counter::SharedCounter>()
 }

@@ -1,4 +1,4 @@
-//! `vector`: vector clocks (see `mpidist::algos::vector`).
+//! `vector`: vector clocks (see `mpidist::algos::clocks::vector`).
 fn main() -> std::process::ExitCode {
-    mpidist::shared::run::main::<mpidist::algos::vector::VectorClocks>()
+    mpidist::shared::run::main::<mpidist::algos::clocks::vector::Vector>()
 }

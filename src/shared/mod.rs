@@ -10,7 +10,7 @@
 //! - [`service`]: servers and client ranks of a replicated service (options, messages, the
 //!   two roles as one process, the leader-seeking closed-loop client);
 //! - [`algorithm`]: the `Algorithm` trait that makes a process a checked binary;
-//! - [`runtime`]: one rank as the drivers see it (`node`) and the deterministic simulator;
+//! - [`runtime`]: one rank as the drivers see it (`runner`) and the deterministic simulator;
 //! - [`mpi`]: MPI itself: `World`, the MPI driver, RMA windows, shared primitives;
 //! - [`cli`] and [`run`]: the options every binary shares and its `main`: parse, pick the
 //!   simulator or MPI, print, report, exit code.

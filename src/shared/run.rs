@@ -4,6 +4,7 @@
 //! Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 the run did not finish.
 
 use std::ffi::OsString;
+use std::fmt::Debug;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -49,10 +50,10 @@ pub fn usage_error(msg: &str) -> u8 {
     code::USAGE
 }
 
-/// Entry point of an algorithm binary.
-pub fn main<A: Algorithm>() -> ExitCode {
+/// Entry point of every binary.
+pub fn main<B: Binary>() -> ExitCode {
     init_logging();
-    ExitCode::from(run::<A>(std::env::args_os().collect()))
+    ExitCode::from(run::<B>(std::env::args_os().collect()))
 }
 
 /// The command line of a binary: common options, its own, and whether this process is an
@@ -95,13 +96,104 @@ pub fn init_logging() {
         .try_init();
 }
 
-fn run<A: Algorithm>(argv: Vec<OsString>) -> u8 {
-    let cli = match parse::<A::Args>(A::NAME, A::ABOUT, &argv) {
+/// What [`run`] needs of a binary, whatever drives its ranks: its name and options, and how
+/// it runs in one process (`--sim`) and as one rank of an mpirun job. [`run`] owns the skeleton
+/// (parse, pick the driver, refuse bad input once, the exit code); a `Binary` fills it in.
+///
+/// There are two kinds. Every [`Algorithm`] is one (the blanket impl below): sans-IO processes
+/// run by the simulator or the MPI event loop. `shared-counter`
+/// ([`crate::algos::shared_counter`]) is the other: its ranks call RMA primitives directly and
+/// exchange no messages, so `--sim` runs them as threads over in-process cells.
+pub trait Binary {
+    /// The binary's name, as in `src/bin`.
+    const NAME: &'static str;
+    /// One paragraph for `--help`.
+    const ABOUT: &'static str;
+    /// Whether the ranks exchange messages: the summary then counts them.
+    const EXCHANGES_MESSAGES: bool = true;
+    /// The binary's own options.
+    type Args: clap::Args + Clone + Debug + Serialize;
+
+    /// Reject options that cannot work with `np` ranks, with one sentence.
+    fn validate(args: &Self::Args, common: &CommonArgs, np: usize) -> Result<(), String>;
+    /// `--sim --np N`, validated: run (or sweep `--seeds`) in this process; the exit code.
+    /// `argv` is the whole command line (a sweep prints how to rerun one seed).
+    fn in_process(args: &Self::Args, common: &CommonArgs, np: usize, argv: &[OsString]) -> u8;
+    /// This rank's part of an mpirun job, validated; the exit code every rank agreed on
+    /// ([`World::agree_on_exit_code`]).
+    fn under_mpi(world: &World, args: &Self::Args, common: &CommonArgs) -> u8;
+}
+
+impl<A: Algorithm> Binary for A {
+    const NAME: &'static str = A::NAME;
+    const ABOUT: &'static str = A::ABOUT;
+    type Args = A::Args;
+
+    fn validate(args: &A::Args, common: &CommonArgs, np: usize) -> Result<(), String> {
+        if np == 0 {
+            return Err("--np must be at least 1".into());
+        }
+        let faults = common.faults();
+        faults.validate(np)?;
+        if faults.recovers() && !A::RECOVERS {
+            return Err(format!(
+                "{} is crash-stop: its ranks keep nothing on stable storage, so --restart and --crash-after-persist are only for algorithms that recover (raft)",
+                A::NAME
+            ));
+        }
+        A::validate(args, np, &faults)
+    }
+
+    fn in_process(args: &A::Args, common: &CommonArgs, np: usize, argv: &[OsString]) -> u8 {
+        match &common.seeds {
+            Some(seeds) => sweep::<A>(args, common, np, seeds.clone(), argv),
+            None => {
+                let run = simulate::<A>(args, &sim_config(common, np, common.seed));
+                conclude::<A>(args, common, &run)
+            }
+        }
+    }
+
+    fn under_mpi(world: &World, args: &A::Args, common: &CommonArgs) -> u8 {
+        // Stable storage of ranks that recover: --data-dir, or a fresh folder per job (rank 0's
+        // process id, which every rank learns) removed at the end.
+        let (data_dir, temporary) = match &common.data_dir {
+            Some(d) => (d.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!("mpidist-{}-{}", A::NAME, world.root_pid())),
+                A::RECOVERS,
+            ),
+        };
+        let cfg = MpiConfig {
+            seed: common.seed,
+            faults: common.faults(),
+            timeout: Duration::from_secs_f64(common.timeout),
+            record: common.wants_history(),
+            data_dir: data_dir.clone(),
+            fsync: !common.no_fsync,
+        };
+        let code = match run_mpi::<A>(world, args, &cfg) {
+            Ok(Some(run)) => conclude::<A>(args, common, &run),
+            Ok(None) => 0,
+            Err(SetupFailed) => code::USAGE,
+        };
+        // Agreed before the folder goes: then no rank still uses it.
+        let code = world.agree_on_exit_code(code);
+        if temporary {
+            let _ = std::fs::remove_dir_all(&data_dir);
+        }
+        code
+    }
+}
+
+/// The skeleton every binary's `main` runs: parse `argv`, then run `B` in this process
+/// (`--sim`) or as a rank of an mpirun job; returns the exit code.
+pub fn run<B: Binary>(argv: Vec<OsString>) -> u8 {
+    let cli = match parse::<B::Args>(B::NAME, B::ABOUT, &argv) {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    let quiet = cli.quiet;
-    let common = cli.common;
+    let (args, common, quiet) = (&cli.algo, &cli.common, cli.quiet);
     if common.simulated() && quiet {
         // Started by mpirun with --sim: the simulation runs once, on rank 0.
         return code::OK;
@@ -110,42 +202,29 @@ fn run<A: Algorithm>(argv: Vec<OsString>) -> u8 {
         let Some(np) = common.np.map(usize::from) else {
             return usage_error("--sim needs --np N, the number of simulated ranks");
         };
-        if let Err(msg) = validate::<A>(&cli.algo, &common, np) {
+        if let Err(msg) = B::validate(args, common, np) {
             return usage_error(&msg);
         }
-        match &common.seeds {
-            Some(seeds) => sweep::<A>(&cli.algo, &common, np, seeds.clone(), &argv),
-            None => {
-                let cfg = sim_config(&common, np, common.seed);
-                let run = simulate::<A>(&cli.algo, &cfg);
-                conclude::<A>(&cli.algo, &common, &run)
-            }
-        }
-    } else {
-        if common.np.is_some() {
-            return if quiet {
-                code::USAGE
-            } else {
-                usage_error("--np is for --sim; under mpirun the number of ranks is mpirun's -np")
-            };
-        }
-        run_under_mpi::<A>(&cli.algo, &common, quiet)
+        return B::in_process(args, common, np, &argv);
     }
-}
-
-fn validate<A: Algorithm>(args: &A::Args, common: &CommonArgs, np: usize) -> Result<(), String> {
-    if np == 0 {
-        return Err("--np must be at least 1".into());
+    if common.np.is_some() {
+        return if quiet {
+            code::USAGE
+        } else {
+            usage_error("--np is for --sim; under mpirun the number of ranks is mpirun's -np")
+        };
     }
-    let faults = common.faults();
-    faults.validate(np)?;
-    if faults.recovers() && !A::RECOVERS {
-        return Err(format!(
-            "{} is crash-stop: its ranks keep nothing on stable storage, so --restart and --crash-after-persist are only for algorithms that recover (raft)",
-            A::NAME
-        ));
+    let Some(world) = World::init() else {
+        return usage_error("MPI could not be initialized");
+    };
+    if let Err(msg) = B::validate(args, common, world.size()) {
+        return if world.rank() == 0 && !quiet {
+            usage_error(&msg)
+        } else {
+            code::USAGE
+        };
     }
-    A::validate(args, np, &faults)
+    B::under_mpi(&world, args, common)
 }
 
 fn sim_config(common: &CommonArgs, np: usize, seed: u64) -> SimConfig {
@@ -158,46 +237,6 @@ fn sim_config(common: &CommonArgs, np: usize, seed: u64) -> SimConfig {
     }
 }
 
-fn run_under_mpi<A: Algorithm>(args: &A::Args, common: &CommonArgs, quiet: bool) -> u8 {
-    let Some(world) = World::init() else {
-        return usage_error("MPI could not be initialized");
-    };
-    if let Err(msg) = validate::<A>(args, common, world.size()) {
-        return if world.rank() == 0 && !quiet {
-            usage_error(&msg)
-        } else {
-            code::USAGE
-        };
-    }
-    // Stable storage of ranks that recover: --data-dir, or a fresh folder per job (rank 0's
-    // process id, which every rank learns) removed at the end.
-    let (data_dir, temporary) = match &common.data_dir {
-        Some(d) => (d.clone(), false),
-        None => (
-            std::env::temp_dir().join(format!("mpidist-{}-{}", A::NAME, world.root_pid())),
-            A::RECOVERS,
-        ),
-    };
-    let cfg = MpiConfig {
-        seed: common.seed,
-        faults: common.faults(),
-        timeout: Duration::from_secs_f64(common.timeout),
-        record: common.wants_history(),
-        data_dir: data_dir.clone(),
-        fsync: !common.no_fsync,
-    };
-    let code = match run_mpi::<A>(&world, args, &cfg) {
-        Ok(Some(run)) => conclude::<A>(args, common, &run),
-        Ok(None) => 0,
-        Err(SetupFailed) => code::USAGE,
-    };
-    let code = world.agree_on_exit_code(code);
-    if temporary {
-        let _ = std::fs::remove_dir_all(&data_dir);
-    }
-    code
-}
-
 /// Rank 0 (or the simulator): check, print, write outputs; returns the exit code.
 fn conclude<A: Algorithm>(
     args: &A::Args,
@@ -206,46 +245,54 @@ fn conclude<A: Algorithm>(
 ) -> u8 {
     let mut checks = A::check(args, run);
     checks.extend(run.group_check());
-    let summary = A::summarize(args, run);
-    let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
-    let figures = A::figures(args, run);
-    finish(
-        A::NAME,
-        args_json,
+    finish::<A, _>(
         common,
-        run,
-        &checks,
-        &summary,
-        figures,
-        true,
-        &A::output_view,
+        Conclusion {
+            args,
+            run,
+            checks,
+            summary: A::summarize(args, run),
+            figures: A::figures(args, run),
+            view: A::output_view,
+        },
     )
 }
 
-/// Print the summary, the message counts (for runs that exchange messages), the checks and
-/// the verdict; write the report (with `extra` fields merged in, each rank's output as `view`
-/// shows it), trace and diagram. Returns the exit code.
-#[allow(clippy::too_many_arguments)]
-pub fn finish<O: Serialize>(
-    name: &str,
-    args_json: Value,
-    common: &CommonArgs,
-    run: &RunResult<O>,
-    checks: &[Check],
-    summary: &[String],
-    extra: Option<Value>,
-    messages: bool,
-    view: &dyn Fn(&O) -> Value,
-) -> u8 {
+/// What rank 0 (or the simulator) concluded of a run, for [`finish`] to print and write.
+pub struct Conclusion<'a, Args, O> {
+    /// The binary's options, as the report shows them.
+    pub args: &'a Args,
+    pub run: &'a RunResult<O>,
+    pub checks: Vec<Check>,
+    /// What the run computed, one line each.
+    pub summary: Vec<String>,
+    /// Figures merged at the report's top level.
+    pub figures: Option<Value>,
+    /// A rank's output as the report shows it.
+    pub view: fn(&O) -> Value,
+}
+
+/// Print the summary, the message counts (for binaries that exchange messages), the checks
+/// and the verdict; write the report, trace and diagram. Returns the exit code.
+pub fn finish<B: Binary, O: Serialize>(common: &CommonArgs, c: Conclusion<'_, B::Args, O>) -> u8 {
+    let Conclusion {
+        args,
+        run,
+        checks,
+        summary,
+        figures,
+        view,
+    } = c;
+    let name = B::NAME;
     let m = run.metrics();
     println!(
         "{}: np={} driver={} seed={} faults: {}",
         name, run.np, run.driver, run.seed, run.faults
     );
-    for line in summary {
+    for line in &summary {
         println!("  {line}");
     }
-    if messages {
+    if B::EXCHANGES_MESSAGES {
         println!(
             "  messages: {} sent, {} delivered, {} dropped, {} duplicated, {} lost to crashes; {} bytes; {} communication steps; {:.3} s{}",
             m.total.sent,
@@ -262,7 +309,7 @@ pub fn finish<O: Serialize>(
     if m.decode_failures > 0 {
         println!("  {} messages failed to decode", m.decode_failures);
     }
-    for c in checks {
+    for c in &checks {
         println!(
             "  check {}: {} ({})",
             c.name,
@@ -270,12 +317,13 @@ pub fn finish<O: Serialize>(
             c.detail
         );
     }
-    let mut code = verdict(run.ending, checks);
+    let mut code = verdict(run.ending, &checks);
     println!("{}", verdict_line(run, code));
     if let Some(path) = &common.report {
-        let mut report = run.report_with(args_json, checks, summary, view);
-        if let (Some(Value::Object(extra)), Value::Object(r)) = (extra, &mut report) {
-            r.extend(extra);
+        let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
+        let mut report = run.report_with(args_json, &checks, &summary, view);
+        if let (Some(Value::Object(figures)), Value::Object(r)) = (figures, &mut report) {
+            r.extend(figures);
         }
         code = write_or(
             path,

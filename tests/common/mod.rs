@@ -50,6 +50,12 @@ fn finish(out: Output) -> Run {
     }
 }
 
+/// A command line written as one string, split on whitespace: `args("--sim --np 4")`. (No
+/// quoting: a value with a space, such as a needle in an error message, stays apart.)
+pub fn args(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// Run a binary directly (simulator or a singleton MPI run).
 pub fn direct(name: &str, args: &[&str]) -> Run {
     finish(Command::new(bin(name)).args(args).output().unwrap())
@@ -71,6 +77,70 @@ pub fn mpirun(np: usize, name: &str, args: &[&str]) -> Run {
         .output()
         .unwrap();
     finish(out)
+}
+
+/// One finished job of [`mpirun_matrix`].
+pub struct Job {
+    pub np: usize,
+    /// Its flags, as given (the report's own not among them).
+    pub flags: Vec<String>,
+    pub run: Run,
+    pub report: Value,
+}
+
+impl Job {
+    /// The value given to `flag`, if it was.
+    pub fn flag(&self, flag: &str) -> Option<&str> {
+        self.flags
+            .windows(2)
+            .find(|w| w[0] == flag)
+            .map(|w| w[1].as_str())
+    }
+
+    /// Whether `word` is among the flags or their values.
+    pub fn has(&self, word: &str) -> bool {
+        self.flags.iter().any(|f| f == word)
+    }
+}
+
+/// Run `name` under mpirun once per row (np, flags split on whitespace), each with a JSON
+/// report; assert that each exited 0 with a report of its np under the MPI driver, finished,
+/// in which every check passed. Returns the jobs in the rows' order, for checks of their own.
+pub fn mpirun_matrix<F: AsRef<str>>(name: &str, rows: &[(usize, F)]) -> Vec<Job> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, (np, flags))| {
+            let np = *np;
+            let flags: Vec<String> = args(flags.as_ref()).into_iter().map(String::from).collect();
+            let path = scratch(&format!("{name}-{i}-np{np}.json"));
+            let mut all: Vec<&str> = flags.iter().map(String::as_str).collect();
+            let report_path = path.to_str().unwrap();
+            all.extend(["--report", report_path]);
+            let run = mpirun(np, name, &all);
+            assert_eq!(
+                run.code, 0,
+                "np {np} {name} {flags:?}:\n{}{}",
+                run.stdout, run.stderr
+            );
+            let report = read_json(&path);
+            assert_eq!(report["driver"], "mpi", "np {np} {flags:?}");
+            assert_eq!(report["np"], np, "np {np} {flags:?}");
+            assert_eq!(report["ending"], "Finished", "np {np} {flags:?}");
+            assert_checks_passed(&report);
+            Job {
+                np,
+                flags,
+                run,
+                report,
+            }
+        })
+        .collect()
+}
+
+/// [`mpirun_matrix`] with the same flags at each np.
+pub fn mpirun_at(name: &str, nps: &[usize], flags: &str) -> Vec<Job> {
+    let rows: Vec<(usize, &str)> = nps.iter().map(|&np| (np, flags)).collect();
+    mpirun_matrix(name, &rows)
 }
 
 pub fn read_json(path: &PathBuf) -> Value {

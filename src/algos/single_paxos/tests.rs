@@ -34,6 +34,7 @@ fn b(round: u64, rank: Rank) -> Ballot {
 
 type Fx = Vec<Effect<Msg, Timer>>;
 
+/// One handler of `p` as its own rank, through the shared harness.
 fn run(p: &mut Paxos, f: impl FnOnce(&mut Paxos, &mut C)) -> Fx {
     let me = p.me;
     effects_of(p, me, NP, f)
@@ -43,11 +44,6 @@ type C<'a> = crate::shared::Ctx<'a, Msg, Timer>;
 
 fn msg(p: &mut Paxos, from: Rank, m: Msg) -> Fx {
     run(p, |p, c| p.on_message(from, m, c))
-}
-
-/// The sends among the effects, in order.
-fn sends(fx: &Fx) -> Vec<(Rank, Msg)> {
-    sends_of(fx)
 }
 
 fn to_all(ranks: &[Rank], m: Msg) -> Vec<(Rank, Msg)> {
@@ -72,7 +68,7 @@ fn client_proposes_its_value_and_asks_the_learners() {
         (1000..2000).contains(&v),
         "rank 0 draws from 1000..2000: {v}"
     );
-    assert_eq!(sends(&fx), vec![(1, Msg::Propose(v)), (5, Msg::Query)]);
+    assert_eq!(sends_of(&fx), vec![(1, Msg::Propose(v)), (5, Msg::Query)]);
     assert!(fx.contains(&Effect::SetTimer {
         timer: Timer::Ask,
         after: Duration::from_millis(40)
@@ -87,7 +83,7 @@ fn client_proposes_its_value_and_asks_the_learners() {
 fn phase_1_a_proposer_with_a_value_prepares_ballot_1() {
     let mut p = rank(1);
     let fx = msg(&mut p, 0, Msg::Propose(1234));
-    assert_eq!(sends(&fx), to_all(&ACCEPTORS, Msg::Prepare(b(1, 1))));
+    assert_eq!(sends_of(&fx), to_all(&ACCEPTORS, Msg::Prepare(b(1, 1))));
     assert!(fx.contains(&Effect::SetTimer {
         timer: Timer::Retry,
         after: Duration::from_millis(100)
@@ -101,7 +97,7 @@ fn acceptor_promises_once_and_nacks_lower_ballots() {
     let mut a = rank(2);
     let fx = msg(&mut a, 1, Msg::Prepare(b(2, 1)));
     assert_eq!(
-        sends(&fx),
+        sends_of(&fx),
         vec![(
             1,
             Msg::Promise {
@@ -112,7 +108,7 @@ fn acceptor_promises_once_and_nacks_lower_ballots() {
     );
     let fx = msg(&mut a, 7, Msg::Prepare(b(1, 7)));
     assert_eq!(
-        sends(&fx),
+        sends_of(&fx),
         vec![(
             7,
             Msg::Nack {
@@ -123,7 +119,7 @@ fn acceptor_promises_once_and_nacks_lower_ballots() {
     );
     let fx = msg(&mut a, 7, Msg::Accept { b: b(1, 7), v: 5 });
     assert_eq!(
-        sends(&fx),
+        sends_of(&fx),
         vec![(
             7,
             Msg::Nack {
@@ -141,11 +137,11 @@ fn acceptor_accepts_and_tells_the_learners_and_the_proposer() {
     msg(&mut a, 1, Msg::Prepare(b(2, 1)));
     let fx = msg(&mut a, 1, Msg::Accept { b: b(2, 1), v: 42 });
     let acc = Msg::Accepted { b: b(2, 1), v: 42 };
-    assert_eq!(sends(&fx), vec![(5, acc.clone()), (1, acc)]);
+    assert_eq!(sends_of(&fx), vec![(5, acc.clone()), (1, acc)]);
     // A later Prepare learns what it accepted.
     let fx = msg(&mut a, 1, Msg::Prepare(b(3, 1)));
     assert_eq!(
-        sends(&fx),
+        sends_of(&fx),
         vec![(
             1,
             Msg::Promise {
@@ -169,7 +165,7 @@ fn phase_1_adopts_the_value_of_the_highest_accepted_ballot() {
         },
     );
     let fx = run(&mut p, |p, c| p.on_timer(Timer::Retry, c));
-    assert_eq!(sends(&fx), to_all(&ACCEPTORS, Msg::Prepare(b(6, 1))));
+    assert_eq!(sends_of(&fx), to_all(&ACCEPTORS, Msg::Prepare(b(6, 1))));
     let fx = msg(
         &mut p,
         2,
@@ -178,7 +174,7 @@ fn phase_1_adopts_the_value_of_the_highest_accepted_ballot() {
             accepted: Some((b(2, 0), 11)),
         },
     );
-    assert_eq!(sends(&fx), vec![]);
+    assert_eq!(sends_of(&fx), vec![]);
     // A stale promise (the old ballot) does not count.
     assert_eq!(
         msg(
@@ -201,7 +197,7 @@ fn phase_1_adopts_the_value_of_the_highest_accepted_ballot() {
     );
     // Not 1234 (its client's) nor 11: the value of the highest accepted ballot.
     assert_eq!(
-        sends(&fx),
+        sends_of(&fx),
         to_all(&ACCEPTORS, Msg::Accept { b: b(6, 1), v: 22 })
     );
 }
@@ -238,7 +234,7 @@ fn phase_1_without_accepted_values_proposes_the_clients_value() {
         },
     );
     assert_eq!(
-        sends(&fx),
+        sends_of(&fx),
         to_all(
             &ACCEPTORS,
             Msg::Accept {
@@ -261,7 +257,7 @@ fn resend_goes_to_the_acceptors_that_have_not_answered() {
         },
     );
     let fx = run(&mut p, |p, c| p.on_timer(Timer::Resend, c));
-    assert_eq!(sends(&fx), to_all(&[2, 4], Msg::Prepare(b(1, 1))));
+    assert_eq!(sends_of(&fx), to_all(&[2, 4], Msg::Prepare(b(1, 1))));
     msg(
         &mut p,
         4,
@@ -280,7 +276,7 @@ fn resend_goes_to_the_acceptors_that_have_not_answered() {
     );
     let fx = run(&mut p, |p, c| p.on_timer(Timer::Resend, c));
     assert_eq!(
-        sends(&fx),
+        sends_of(&fx),
         to_all(
             &[2, 3],
             Msg::Accept {
@@ -421,7 +417,7 @@ fn learner_needs_a_majority_in_one_ballot() {
     );
     // Then it answers queries with the decision.
     assert_eq!(
-        sends(&msg(&mut l, 0, Msg::Query)),
+        sends_of(&msg(&mut l, 0, Msg::Query)),
         vec![(0, Msg::Decided(7))]
     );
 }
@@ -472,7 +468,7 @@ fn the_originals_phase_1_accept_decides_a_value_nobody_proposed() {
     let mut a = rank(2);
     a.acceptor.as_mut().unwrap().accept_in_phase1 = true;
     let fx = msg(&mut a, 1, Msg::Prepare(b(1, 1)));
-    assert!(sends(&fx).contains(&(
+    assert!(sends_of(&fx).contains(&(
         5,
         Msg::Accepted {
             b: b(1, 1),
@@ -505,7 +501,7 @@ fn history(edit: impl FnOnce(&mut Vec<Output>), faults: FaultPlan) -> RunResult<
 }
 
 fn check(run: &RunResult<Output>, name: &str) -> Check {
-    let checks = check_consensus(&args(), run);
+    let checks = check::checks(&args(), run);
     checks.into_iter().find(|c| c.name == name).unwrap()
 }
 
@@ -518,7 +514,7 @@ fn all_decide(o: &mut [Output], v: Value) {
 #[test]
 fn a_correct_history_passes_every_check() {
     let run = history(|o| all_decide(o, 1500), FaultPlan::default());
-    for c in check_consensus(&args(), &run) {
+    for c in check::checks(&args(), &run) {
         assert!(c.passed, "{c:?}");
     }
 }

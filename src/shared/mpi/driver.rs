@@ -1,4 +1,4 @@
-//! The MPI driver: one process per rank, a single-threaded event loop around a [`Node`].
+//! The MPI driver: one process per rank, a single-threaded event loop around a [`RankRunner`].
 //!
 //! With the rest of `shared::mpi`, the only code that touches MPI (and `unsafe`). The loop:
 //! 1. test the pre-posted `MPI_Irecv(ANY_SOURCE)`; on completion copy the bytes out, re-post,
@@ -40,7 +40,7 @@ use crate::shared::faults::FaultPlan;
 use crate::shared::observe::history::{Event, History};
 use crate::shared::observe::report::{ClockSync, Ending, GroupView, RankResult, RunResult};
 use crate::shared::process::{Process, Rank};
-use crate::shared::runtime::node::{Envelope, Node, Outgoing};
+use crate::shared::runtime::runner::{Envelope, Outgoing, RankRunner};
 use crate::shared::runtime::store::FileStore;
 
 /// The tag of algorithm messages; the kind is in the payload.
@@ -210,7 +210,7 @@ struct Driver<'w, A: Algorithm> {
     /// The run's ticket counter, when the algorithm draws tickets.
     tickets: Option<&'w RmaCell<'w>>,
     world: &'w SimpleCommunicator,
-    node: Node<A::Proc>,
+    runner: RankRunner<A::Proc>,
     start: Instant,
     /// µs since the start, as of the current pass.
     now: u64,
@@ -245,8 +245,8 @@ impl<A: Algorithm> Driver<'_, A> {
         self.passes = self.passes.wrapping_add(1);
         // Reading the clock is a large share of an idle pass: read it when something may be
         // due, when a message arrives, and every 64 passes (for the timeout).
-        let mut now = if self.node.next_life_us().is_some()
-            || self.node.next_timer().is_some()
+        let mut now = if self.runner.next_life_us().is_some()
+            || self.runner.next_timer().is_some()
             || !self.held.is_empty()
             || self.passes.is_multiple_of(64)
         {
@@ -254,9 +254,9 @@ impl<A: Algorithm> Driver<'_, A> {
         } else {
             self.now
         };
-        if running && self.node.next_life_us().is_some_and(|at| now >= at) {
-            let (args, rank, np) = (self.args, self.node.rank, self.np);
-            self.node.live(now, &mut self.out, |stored| {
+        if running && self.runner.next_life_us().is_some_and(|at| now >= at) {
+            let (args, rank, np) = (self.args, self.runner.rank, self.np);
+            self.runner.live(now, &mut self.out, |stored| {
                 A::recover(args, rank, np, stored)
             });
             self.after_handler(now);
@@ -293,26 +293,26 @@ impl<A: Algorithm> Driver<'_, A> {
                 continue;
             }
             match decoded {
-                Ok(env) => self.node.deliver(from, env, now, &mut self.out),
+                Ok(env) => self.runner.deliver(from, env, now, &mut self.out),
                 Err(e) => {
                     log::warn!(
                         "rank {}: undecodable message from rank {from}: {e}",
-                        self.node.rank
+                        self.runner.rank
                     );
-                    self.node.metrics.decode_failures += 1;
+                    self.runner.metrics.decode_failures += 1;
                 }
             }
             // Answer before polling again: the reply is on the critical path.
             self.after_handler(now);
         }
-        if running && self.node.fire_due_timers(now, &mut self.out) {
+        if running && self.runner.fire_due_timers(now, &mut self.out) {
             busy = true;
             self.after_handler(now);
         }
-        if self.node.store_dirty() {
+        if self.runner.store_dirty() {
             // Group commit: one sync for every write of this pass, then the sends that
             // depended on them.
-            self.node.sync_store();
+            self.runner.sync_store();
             self.flush_out(now);
         }
         if !running {
@@ -353,10 +353,10 @@ impl<A: Algorithm> Driver<'_, A> {
     /// unless a write to storage is not yet durable: its sends wait for the pass's sync.
     fn after_handler(&mut self, now: u64) {
         if let Some(cell) = self.tickets {
-            self.node
+            self.runner
                 .serve_tickets(now, &mut self.out, || cell.fetch_add(1) as u64);
         }
-        if !self.node.store_dirty() {
+        if !self.runner.store_dirty() {
             self.flush_out(now);
         }
     }
@@ -393,7 +393,7 @@ impl<A: Algorithm> Driver<'_, A> {
             std::thread::yield_now();
         } else {
             let mut nap = 200u64;
-            for t in [self.node.next_timer(), self.node.next_life_us()]
+            for t in [self.runner.next_timer(), self.runner.next_life_us()]
                 .into_iter()
                 .flatten()
             {
@@ -454,7 +454,7 @@ pub fn run_mpi<A: Algorithm>(
     let np = world.size() as usize;
     let rank = world.rank() as Rank;
     let record = cfg.record || A::NEEDS_HISTORY;
-    let mut node = Node::new(
+    let mut runner = RankRunner::new(
         A::build(args, rank, np),
         rank,
         np,
@@ -465,7 +465,7 @@ pub fn run_mpi<A: Algorithm>(
     if A::RECOVERS {
         let mut failed = 0u64;
         match FileStore::create(&cfg.data_dir, rank, cfg.fsync) {
-            Ok(store) => node = node.with_store(Box::new(store)),
+            Ok(store) => runner = runner.with_store(Box::new(store)),
             Err(e) => {
                 eprintln!(
                     "error: rank {rank} cannot create its storage under {}: {e} (choose another --data-dir)",
@@ -498,7 +498,7 @@ pub fn run_mpi<A: Algorithm>(
         tickets: ticket_cell.as_ref(),
         inbox: Inbox::new(world),
         world,
-        node,
+        runner,
         start,
         now: 0,
         passes: 0,
@@ -512,15 +512,15 @@ pub fn run_mpi<A: Algorithm>(
         late: 0,
     };
     // A crash at 0 ms comes before the start: that rank never runs.
-    me.node
+    me.runner
         .live(0, &mut me.out, |stored| A::recover(args, rank, np, stored));
-    me.node.start(0, &mut me.out);
+    me.runner.start(0, &mut me.out);
     me.after_handler(0);
 
     // Phase 1: run until done, crashed or out of time.
     let timeout_us = cfg.timeout.as_micros() as u64;
-    me.serve(true, |me| me.node.finished() || me.now >= timeout_us);
-    let mut timed_out = !me.node.finished();
+    me.serve(true, |me| me.runner.finished() || me.now >= timeout_us);
+    let mut timed_out = !me.runner.finished();
     let barrier = me.world.immediate_barrier();
     me.serve_until(barrier, true);
 
@@ -578,12 +578,12 @@ pub fn run_mpi<A: Algorithm>(
     }
 
     // Phase 4: gather results at rank 0.
-    let Driver { node, inbox, .. } = me;
+    let Driver { runner, inbox, .. } = me;
     inbox.close();
     // Every rank is past the last barrier: free the counter's window together.
     drop(ticket_cell);
     drop(ticket_host);
-    let (mut result, events) = node.finish();
+    let (mut result, events) = runner.finish();
     result.clock = ClockSync {
         offset_us,
         uncertainty_us,

@@ -65,6 +65,18 @@ pub fn vc_cmp(a: &[u64], b: &[u64]) -> Option<Ordering> {
     }
 }
 
+/// A message leaving a rank, as [`Recorder::send`] records it (the kind is copied only when
+/// recording is on).
+#[derive(Debug, Clone, Copy)]
+pub struct Sent<'a> {
+    pub to: Rank,
+    /// The sender's sequence number of the message.
+    pub seq: u64,
+    /// How many copies the fault plan let through (0 dropped, 2 duplicated).
+    pub copies: u8,
+    pub kind: &'a str,
+}
+
 /// Records one rank's events. Off (and free) unless a checker, trace or diagram needs it.
 #[derive(Debug, Clone)]
 pub struct Recorder {
@@ -97,19 +109,21 @@ impl Recorder {
         });
     }
     /// A send; returns the vector timestamp to piggyback on the message.
-    #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
-        to: Rank,
-        seq: u64,
-        copies: u8,
-        kind: &str,
+        sent: Sent<'_>,
         t_us: u64,
         label: impl FnOnce() -> String,
     ) -> Option<Vec<u64>> {
         if !self.on {
             return None;
         }
+        let Sent {
+            to,
+            seq,
+            copies,
+            kind,
+        } = sent;
         let kind = kind.to_string();
         self.push(
             EventKind::Send {
@@ -237,12 +251,24 @@ pub(crate) mod tests {
     pub(crate) fn two_rank_history() -> History {
         let mut a = Recorder::new(0, 2, true);
         let mut b = Recorder::new(1, 2, true);
-        let vc = a.send(1, 0, 1, "Ping", 10, || "send Ping".into());
+        let ping = Sent {
+            to: 1,
+            seq: 0,
+            copies: 1,
+            kind: "Ping",
+        };
+        let vc = a.send(ping, 10, || "send Ping".into());
         a.local(12, "think".into());
         b.recv(0, 0, "Ping", vc.as_deref(), 20, || "recv Ping".into());
         b.stamp(vec![2]);
         b.note(22, "pinged".into());
-        let _ = b.send(0, 0, 0, "Pong", 25, || "send Pong".into());
+        let pong = Sent {
+            to: 0,
+            seq: 0,
+            copies: 0,
+            kind: "Pong",
+        };
+        let _ = b.send(pong, 25, || "send Pong".into());
         History {
             ranks: vec![a.into_events(), b.into_events()],
         }

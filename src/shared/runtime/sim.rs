@@ -14,7 +14,7 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::node::{Envelope, Node, Outgoing};
+use super::runner::{Envelope, Outgoing, RankRunner};
 use crate::shared::algorithm::Algorithm;
 use crate::shared::faults::FaultPlan;
 use crate::shared::observe::history::History;
@@ -93,9 +93,9 @@ pub fn simulate<A: Algorithm>(
 ) -> RunResult<<A::Proc as Process>::Output> {
     let np = cfg.np;
     let record = cfg.record || A::NEEDS_HISTORY;
-    let mut nodes: Vec<Node<A::Proc>> = (0..np)
+    let mut runners: Vec<RankRunner<A::Proc>> = (0..np)
         .map(|r| {
-            Node::new(
+            RankRunner::new(
                 A::build(args, r, np),
                 r,
                 np,
@@ -140,33 +140,35 @@ pub fn simulate<A: Algorithm>(
             Item::Life(r) | Item::Start(r) | Item::Timer(r) => *r,
             Item::Deliver { to, .. } => *to,
         };
-        let node = &mut nodes[rank];
-        let was_finished = node.finished();
+        let runner = &mut runners[rank];
+        let was_finished = runner.finished();
         match item {
-            Item::Life(_) => node.live(now, &mut out, |stored| A::recover(args, rank, np, stored)),
-            Item::Start(_) => node.start(now, &mut out),
+            Item::Life(_) => {
+                runner.live(now, &mut out, |stored| A::recover(args, rank, np, stored))
+            }
+            Item::Start(_) => runner.start(now, &mut out),
             Item::Timer(_) => {
                 if wake[rank] == Some(now) {
                     wake[rank] = None;
                 }
-                node.fire_due_timers(now, &mut out);
+                runner.fire_due_timers(now, &mut out);
             }
             Item::Deliver { from, env, .. } => {
                 in_flight -= 1;
-                node.deliver(from, env, now, &mut out);
+                runner.deliver(from, env, now, &mut out);
             }
         }
         // Tickets come from one counter, at once (an RMA fetch-and-add takes no message).
-        node.serve_tickets(now, &mut out, || {
+        runner.serve_tickets(now, &mut out, || {
             next_ticket += 1;
             next_ticket - 1
         });
-        match (was_finished, node.finished()) {
+        match (was_finished, runner.finished()) {
             (false, true) => unfinished -= 1,
             (true, false) => unfinished += 1,
             _ => {}
         }
-        if let Some(at) = node.next_timer() {
+        if let Some(at) = runner.next_timer() {
             if wake[rank].is_none_or(|w| at < w) {
                 wake[rank] = Some(at);
                 q.push(at, Item::Timer(rank));
@@ -195,7 +197,7 @@ pub fn simulate<A: Algorithm>(
 
     let mut ranks = Vec::with_capacity(np);
     let mut history = History::default();
-    for n in nodes {
+    for n in runners {
         let (result, events) = n.finish();
         ranks.push(result);
         history.ranks.push(events);

@@ -2,7 +2,7 @@
 //! records per rank, what [`Effect::Persist`](crate::shared::Effect::Persist) writes and
 //! [`Algorithm::recover`](crate::shared::Algorithm::recover) reads back.
 //!
-//! - [`MemStore`] (the simulator): the records live in the rank's node, which outlives the
+//! - [`MemStore`] (the simulator): the records live in the rank's runner, which outlives the
 //!   crash of its process.
 //! - [`FileStore`] (MPI): one file per rank, each record as a 4-byte little-endian length and
 //!   its bytes; `fdatasync` before anything that depends on the write leaves the rank
@@ -30,7 +30,7 @@ pub trait Store {
     fn counts(&self) -> (u64, u64);
 }
 
-/// Records kept in memory (durable by construction: the node survives its process's crash).
+/// Records kept in memory (durable by construction: the runner survives its process's crash).
 #[derive(Debug, Default)]
 pub struct MemStore {
     records: Vec<Vec<u8>>,

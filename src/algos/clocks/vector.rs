@@ -77,7 +77,7 @@ impl Kind for Msg {
 
 /// One rank's vector clock.
 #[derive(Debug, Clone)]
-pub struct Vector {
+pub struct VectorProcess {
     rank: Rank,
     vc: Vec<u64>,
     pattern: Pattern,
@@ -101,10 +101,10 @@ pub struct Output {
 
 type C<'a> = Ctx<'a, Msg, ClockTimer>;
 
-impl Vector {
+impl VectorProcess {
     pub fn new(args: &VectorArgs, rank: Rank, np: usize) -> Self {
         let random = args.pattern == Pattern::Random;
-        Vector {
+        VectorProcess {
             rank,
             vc: vec![0; np],
             pattern: args.pattern,
@@ -150,7 +150,7 @@ impl Vector {
     }
 }
 
-impl Process for Vector {
+impl Process for VectorProcess {
     type Msg = Msg;
     type Timer = ClockTimer;
     type Output = Output;
@@ -314,17 +314,17 @@ pub fn check_history(h: &History) -> Vec<Check> {
 }
 
 /// The `vector` binary.
-pub struct VectorClocks;
+pub struct Vector;
 
-impl Algorithm for VectorClocks {
+impl Algorithm for Vector {
     const NAME: &'static str = "vector";
     const ABOUT: &'static str = "Vector clocks: vector order equals happens-before and concurrency is detected exactly, checked against the run's ground truth.";
     const NEEDS_HISTORY: bool = true;
     type Args = VectorArgs;
-    type Proc = Vector;
+    type Proc = VectorProcess;
 
-    fn build(args: &VectorArgs, rank: Rank, np: usize) -> Vector {
-        Vector::new(args, rank, np)
+    fn build(args: &VectorArgs, rank: Rank, np: usize) -> VectorProcess {
+        VectorProcess::new(args, rank, np)
     }
 
     fn check(_: &VectorArgs, run: &RunResult<Output>) -> Vec<Check> {
@@ -384,10 +384,10 @@ mod tests {
     }
 
     fn call(
-        p: &mut Vector,
+        p: &mut VectorProcess,
         rank: Rank,
         np: usize,
-        f: impl FnOnce(&mut Vector, &mut C),
+        f: impl FnOnce(&mut VectorProcess, &mut C),
     ) -> Vec<Effect<Msg, ClockTimer>> {
         effects_of(p, rank, np, f)
     }
@@ -401,7 +401,7 @@ mod tests {
 
     #[test]
     fn ring_hop_merges_then_ticks_only_the_own_entry() {
-        let mut p = Vector::new(&args(Pattern::Ring), 1, 4);
+        let mut p = VectorProcess::new(&args(Pattern::Ring), 1, 4);
         let fx = call(&mut p, 1, 4, |p, c| {
             p.on_message(0, token(1, &[1, 0, 0, 0]), c)
         });
@@ -425,7 +425,7 @@ mod tests {
 
     #[test]
     fn rank0_relaunches_until_the_last_round() {
-        let mut p = Vector::new(&args(Pattern::Ring), 0, 2);
+        let mut p = VectorProcess::new(&args(Pattern::Ring), 0, 2);
         let fx = call(&mut p, 0, 2, |p, c| p.on_start(c));
         assert_eq!(
             fx,
@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn ring_of_one_says_what_it_did() {
-        let mut p = Vector::new(&args(Pattern::Ring), 0, 1);
+        let mut p = VectorProcess::new(&args(Pattern::Ring), 0, 1);
         let fx = call(&mut p, 0, 1, |p, c| p.on_start(c));
         assert_eq!(
             fx[0],
@@ -481,11 +481,17 @@ mod tests {
     fn checker_catches_the_originals_merge_rule() {
         // The C original increments every entry at every hop, so a receive claims to follow
         // events it never heard of. Feed such stamps.
-        use crate::shared::observe::history::Recorder;
+        use crate::shared::observe::history::{Recorder, Sent};
         let mut a = Recorder::new(0, 3, true);
         let mut b = Recorder::new(1, 3, true);
         let mut c = Recorder::new(2, 3, true);
-        let vc = a.send(1, 0, 1, "M", 0, || "send".into());
+        let m = Sent {
+            to: 1,
+            seq: 0,
+            copies: 1,
+            kind: "M",
+        };
+        let vc = a.send(m, 0, || "send".into());
         a.stamp(vec![1, 0, 0]);
         b.recv(0, 0, "M", vc.as_deref(), 1, || "recv".into());
         b.stamp(vec![2, 1, 1]); // original: every entry incremented

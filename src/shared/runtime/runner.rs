@@ -1,5 +1,5 @@
-//! One rank as both drivers see it: the algorithm's process plus what the runtime keeps around
-//! it (timers, seeded RNGs, fault decisions, metrics, the event recorder).
+//! [`RankRunner`]: one rank as both drivers see it: the algorithm's process plus what the
+//! runtime keeps around it (timers, seeded RNGs, fault decisions, metrics, the event recorder).
 //!
 //! Everything that must behave the same under MPI and in the simulator lives here, so the two
 //! drivers only differ in how bytes move and how time passes.
@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::store::{MemStore, Store};
 use crate::shared::faults::{Fate, FaultPlan, Life};
-use crate::shared::observe::history::{Event, Recorder};
+use crate::shared::observe::history::{Event, Recorder, Sent};
 use crate::shared::observe::report::{Metrics, RankResult};
 use crate::shared::process::{process_rng, Ctx, Effect, Kind, Process, Rank};
 
@@ -37,8 +37,10 @@ pub struct Outgoing<M> {
     pub env: Envelope<M>,
 }
 
-/// A rank: the process and its runtime state.
-pub struct Node<P: Process> {
+/// Runs one rank's process for a driver: calls its handlers and carries out their effects
+/// (timers, fault decisions, storage, metrics, the recorder). Named for that job, not `Node`,
+/// which algorithms use for their own per-rank types; the driver only moves bytes and time.
+pub struct RankRunner<P: Process> {
     pub rank: Rank,
     np: usize,
     proc: P,
@@ -83,12 +85,12 @@ fn label_of<M: std::fmt::Debug>(verb: &str, dir: &str, peer: Rank, msg: &M) -> S
     s
 }
 
-impl<P: Process> Node<P> {
+impl<P: Process> RankRunner<P> {
     pub fn new(proc: P, rank: Rank, np: usize, seed: u64, faults: FaultPlan, record: bool) -> Self {
         // Fault decisions draw from their own stream so that they do not perturb the
         // algorithm's random choices (a run with --drop 0 equals a run without the flag).
         let net_rng = process_rng(seed ^ 0x6e65_7477_6f72_6b00, rank);
-        Node {
+        RankRunner {
             rank,
             np,
             proc,
@@ -348,9 +350,15 @@ impl<P: Process> Node<P> {
             c.dropped += u64::from(copies == 0);
             c.duplicated += u64::from(copies == 2);
         });
-        let vc = self.rec.send(to, seq, copies, msg.kind(), now_us, || {
-            label_of("send", "to", to, &msg)
-        });
+        let sent = Sent {
+            to,
+            seq,
+            copies,
+            kind: msg.kind(),
+        };
+        let vc = self
+            .rec
+            .send(sent, now_us, || label_of("send", "to", to, &msg));
         let env = Envelope {
             seq,
             steps: self.steps,

@@ -77,7 +77,7 @@ impl Kind for Msg {
 
 /// One rank's Lamport clock.
 #[derive(Debug, Clone)]
-pub struct Lamport {
+pub struct LamportProcess {
     clock: u64,
     pattern: Pattern,
     patience: Duration,
@@ -100,10 +100,10 @@ pub struct Output {
 
 type C<'a> = Ctx<'a, Msg, ClockTimer>;
 
-impl Lamport {
+impl LamportProcess {
     pub fn new(args: &LamportArgs, rank: Rank, np: usize) -> Self {
         let initiator = args.pattern == Pattern::Star && rank == 0;
-        Lamport {
+        LamportProcess {
             clock: 0,
             pattern: args.pattern,
             patience: Duration::from_millis(args.patience),
@@ -140,7 +140,7 @@ impl Lamport {
     }
 }
 
-impl Process for Lamport {
+impl Process for LamportProcess {
     type Msg = Msg;
     type Timer = ClockTimer;
     type Output = Output;
@@ -214,7 +214,7 @@ impl Process for Lamport {
 }
 
 /// The `lamport` binary.
-pub struct LamportClocks;
+pub struct Lamport;
 
 /// The stamp of an event as a scalar clock, if it has one.
 fn scalar(stamp: &Option<Vec<u64>>) -> Option<u64> {
@@ -299,15 +299,15 @@ pub fn check_history(h: &History) -> Vec<Check> {
     vec![stamped, clock_condition, total_order]
 }
 
-impl Algorithm for LamportClocks {
+impl Algorithm for Lamport {
     const NAME: &'static str = "lamport";
     const ABOUT: &'static str = "Lamport logical clocks: the clock condition and the (clock, rank) total order, checked against the run's happens-before relation.";
     const NEEDS_HISTORY: bool = true;
     type Args = LamportArgs;
-    type Proc = Lamport;
+    type Proc = LamportProcess;
 
-    fn build(args: &LamportArgs, rank: Rank, np: usize) -> Lamport {
-        Lamport::new(args, rank, np)
+    fn build(args: &LamportArgs, rank: Rank, np: usize) -> LamportProcess {
+        LamportProcess::new(args, rank, np)
     }
 
     fn check(_: &LamportArgs, run: &RunResult<Output>) -> Vec<Check> {
@@ -359,17 +359,17 @@ mod tests {
     }
 
     fn call(
-        p: &mut Lamport,
+        p: &mut LamportProcess,
         rank: Rank,
         np: usize,
-        f: impl FnOnce(&mut Lamport, &mut C),
+        f: impl FnOnce(&mut LamportProcess, &mut C),
     ) -> Vec<Effect<Msg, ClockTimer>> {
         effects_of(p, rank, np, f)
     }
 
     #[test]
     fn initiator_ticks_before_each_request() {
-        let mut p = Lamport::new(&args(Pattern::Star), 0, 3);
+        let mut p = LamportProcess::new(&args(Pattern::Star), 0, 3);
         let fx = call(&mut p, 0, 3, |p, c| p.on_start(c));
         assert_eq!(
             fx,
@@ -395,7 +395,7 @@ mod tests {
 
     #[test]
     fn responder_applies_the_receive_rule_then_ticks_on_reply() {
-        let mut p = Lamport::new(&args(Pattern::Star), 2, 3);
+        let mut p = LamportProcess::new(&args(Pattern::Star), 2, 3);
         assert!(p.is_done(), "responders only react");
         p.clock = 7;
         let fx = call(&mut p, 2, 3, |p, c| {
@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn initiator_merges_replies_and_finishes_on_the_last() {
-        let mut p = Lamport::new(&args(Pattern::Star), 0, 3);
+        let mut p = LamportProcess::new(&args(Pattern::Star), 0, 3);
         call(&mut p, 0, 3, |p, c| p.on_start(c));
         let fx = call(&mut p, 0, 3, |p, c| {
             p.on_message(2, Msg::Reply { ts: 4 }, c)
@@ -459,7 +459,7 @@ mod tests {
 
     #[test]
     fn initiator_gives_up_after_patience() {
-        let mut p = Lamport::new(&args(Pattern::Star), 0, 3);
+        let mut p = LamportProcess::new(&args(Pattern::Star), 0, 3);
         call(&mut p, 0, 3, |p, c| p.on_start(c));
         let fx = call(&mut p, 0, 3, |p, c| p.on_timer(ClockTimer::Patience, c));
         assert_eq!(
@@ -474,10 +474,16 @@ mod tests {
 
     #[test]
     fn checker_catches_a_receive_not_after_its_send() {
-        use crate::shared::observe::history::Recorder;
+        use crate::shared::observe::history::{Recorder, Sent};
         let mut a = Recorder::new(0, 2, true);
         let mut b = Recorder::new(1, 2, true);
-        let vc = a.send(1, 0, 1, "M", 0, || "send".into());
+        let m = Sent {
+            to: 1,
+            seq: 0,
+            copies: 1,
+            kind: "M",
+        };
+        let vc = a.send(m, 0, || "send".into());
         a.stamp(vec![5]);
         b.recv(0, 0, "M", vc.as_deref(), 1, || "recv".into());
         b.stamp(vec![3]); // wrong: must exceed 5
