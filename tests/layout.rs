@@ -80,8 +80,6 @@ const ALGORITHM_IMPORTS: &[(&str, &str, &str)] = &[
         "raft",
         "the Raft backend runs raft's servers unchanged",
     ),
-    ("lamport", "workload", "the clocks' seeded workload"),
-    ("vector", "workload", "the clocks' seeded workload"),
 ];
 
 /// The layout's violations in the tree under `src`, one line each.
