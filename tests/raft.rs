@@ -151,11 +151,13 @@ fn under_mpirun() {
                 3,
                 "--requests 20000 --crash 0@30 --restart 0@150".to_string(),
             ),
+            // Synced to a real disk: a slow one once cut this run at the default 10 s
+            // --give-up, an absolute deadline until it becomes a no-progress one (issue 21).
             (
                 5,
                 format!(
                     "--requests 40000 --inflight 16 --crash 0@40 --restart 1@80 \
-                     --data-dir {data}"
+                     --data-dir {data} --give-up 25000"
                 ),
             ),
             (

@@ -4,6 +4,11 @@
 //! Roles by rank: servers `[0, S)` hold the log, clients `[S, np)` submit commands
 //! (`--clients C`, so S = np - C).
 //!
+//! The code: a service on [`crate::shared::service`] (its client/peer split, the two roles as one
+//! process, the leader-seeking client); [`messages`] has one struct per message between
+//! servers; [`server`] is split by concern (log, storage, election, leader, follower, apply);
+//! [`client`] only says what a command is; `check` holds the checks, figures and summary.
+//!
 //! - **Terms and elections.** Each server has a term, persisted with its vote. A follower that
 //!   hears no leader for a random T..2T (`--election-timeout T`; server 0 stands at T/5 so that
 //!   a run starts with a known leader) first runs a **PreVote** round: it asks for votes for

@@ -3,6 +3,11 @@
 //! Roles by rank: servers `[0, S)` hold the log, clients `[S, np)` submit commands
 //! (`--clients C`, so S = np - C).
 //!
+//! The code: a service on [`crate::shared::service`] (its client/peer split, the two roles as one
+//! process, the leader-seeking client); [`messages`] has one struct per message between
+//! servers; [`server`] the follower, candidate and leader; [`client`] only says what a command
+//! is; `check` holds the checks, figures and summary.
+//!
 //! - **Election and phase 1, fused.** Server 0 stands first (after T/5), so that a run starts
 //!   with a known leader. A server that hears nothing from a leader for a random
 //!   T..2T (`--election-timeout T`) stands with a ballot (round, rank) above any it has seen,

@@ -1,7 +1,7 @@
 //! The server: follower, pre-candidate, candidate or leader of Raft, with its persisted state
 //! (term, vote, log, snapshot) and the key-value state machine it applies the log to. One
-//! file per concern, as the paper separates them: [`log`], [`storage`], [`election`],
-//! [`leader`], [`follower`], [`apply`].
+//! file per concern, as the paper separates them: [`log`], [`storage`], `election`,
+//! `leader`, `follower`, `apply`.
 
 mod apply;
 mod election;
