@@ -117,16 +117,18 @@ fn bad_input() {
 
 #[test]
 fn a_message_larger_than_the_receive_buffer_crosses_under_mpirun() {
-    // Server 2 is cut off while the others decide 100,000 commands, then the leader crashes:
-    // server 2 stands at the heal and server 1's Promise carries its whole log, over 1 MiB
-    // (the driver's pre-posted buffer): it travels on the large-message tag.
+    // Server 2 is cut off while the others decide commands, then the leader crashes: server 2
+    // stands at the heal and server 1's Promise carries its whole log, far over the 64 KiB
+    // pre-posted buffer this run asks for: it travels on the large-message tag. (A small
+    // buffer, not a long log, makes the message large: how many commands are decided by the
+    // crash depends on the machine's speed.)
     let report = scratch("sequence-paxos-large.json");
     let r = mpirun(
         4,
         "sequence-paxos",
         &args(&format!(
             "--requests 100000 --inflight 1024 --batch 256 --partition 2|0,1,3@0..400 \
-             --crash 0@300 --report {}",
+             --crash 0@300 --recv-buffer 64 --report {}",
             report.display()
         )),
     );
@@ -134,9 +136,11 @@ fn a_message_larger_than_the_receive_buffer_crosses_under_mpirun() {
     let j = read_json(&report);
     assert_checks_passed(&j);
     let promise = &j["metrics"]["by_kind"]["Promise"];
-    assert!(
-        promise["bytes_sent"].as_u64().unwrap() > 1 << 20,
-        "{promise}"
+    let (bytes, sent) = (
+        promise["bytes_sent"].as_u64().unwrap(),
+        promise["sent"].as_u64().unwrap(),
     );
+    // Promises carry the log suffix: on average over the buffer means at least one was.
+    assert!(sent > 0 && bytes / sent > 64 << 10, "{promise}");
     assert_eq!(promise["delivered"], promise["sent"], "{promise}");
 }

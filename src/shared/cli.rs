@@ -25,6 +25,10 @@ pub struct CommonArgs {
     /// Give up after SECS (wall clock under MPI, virtual time in the simulator): exit 3.
     #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_timeout, allow_hyphen_values = true, help_heading = "Run")]
     pub timeout: f64,
+    /// Under MPI, each rank's pre-posted receive buffer in KiB; a larger message is received
+    /// by a matched probe into a buffer of its size (one copy more).
+    #[arg(long = "recv-buffer", default_value_t = 1024, value_name = "KIB", value_parser = clap::value_parser!(u32).range(1..=1 << 20), help_heading = "Run")]
+    pub recv_buffer_kib: u32,
     /// Write a JSON report of the run (schema in the README).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub report: Option<PathBuf>,

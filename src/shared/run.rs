@@ -171,6 +171,7 @@ impl<A: Algorithm> Binary for A {
             record: common.wants_history(),
             data_dir: data_dir.clone(),
             fsync: !common.no_fsync,
+            recv_buffer: common.recv_buffer_kib as usize * 1024,
         };
         let code = match run_mpi::<A>(world, args, &cfg) {
             Ok(Some(run)) => conclude::<A>(args, common, &run),

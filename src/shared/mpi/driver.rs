@@ -62,8 +62,8 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn post(world: &SimpleCommunicator, to: Rank, bytes: Vec<u8>) -> InFlight {
-        let tag = if bytes.len() > MAX_MESSAGE_BYTES {
+    fn post(world: &SimpleCommunicator, to: Rank, bytes: Vec<u8>, inbox: usize) -> InFlight {
+        let tag = if bytes.len() > inbox {
             LARGE_TAG
         } else {
             DATA_TAG
@@ -112,23 +112,25 @@ impl Drop for InFlight {
     }
 }
 
-/// Largest message received into the pre-posted buffer, which has this size; larger ones
-/// travel with their own tag (rare: a long log suffix, a big snapshot).
-pub const MAX_MESSAGE_BYTES: usize = 1 << 20;
-
 /// The pre-posted receive: matching a message straight into it on arrival is what keeps the
 /// driver near the raw MPI latency (a probe-then-receive pays an unexpected-queue copy).
+/// Larger messages than its buffer travel with their own tag (rare: a long log suffix, a big
+/// snapshot).
 struct Inbox {
     req: Option<Request<'static, [u8], StaticScope>>,
     buf: *mut [u8],
 }
 
 impl Inbox {
-    fn new(world: &SimpleCommunicator) -> Inbox {
-        let buf: *mut [u8] = Box::leak(vec![0u8; MAX_MESSAGE_BYTES].into_boxed_slice());
+    fn new(world: &SimpleCommunicator, bytes: usize) -> Inbox {
+        let buf: *mut [u8] = Box::leak(vec![0u8; bytes].into_boxed_slice());
         let mut inbox = Inbox { req: None, buf };
         inbox.post(world);
         inbox
+    }
+
+    fn len(&self) -> usize {
+        self.buf.len()
     }
 
     fn post(&mut self, world: &SimpleCommunicator) {
@@ -202,6 +204,8 @@ pub struct MpiConfig {
     /// writes are synced (`fdatasync`) before the sends that depend on them.
     pub data_dir: std::path::PathBuf,
     pub fsync: bool,
+    /// Bytes of the pre-posted receive buffer (larger messages take the large-message tag).
+    pub recv_buffer: usize,
 }
 
 struct Driver<'w, A: Algorithm> {
@@ -381,7 +385,9 @@ impl<A: Algorithm> Driver<'_, A> {
 
     fn post(&mut self, to: Rank, bytes: Vec<u8>) {
         self.sent += 1;
-        self.sending.push(InFlight::post(self.world, to, bytes));
+        let inbox = self.inbox.len();
+        self.sending
+            .push(InFlight::post(self.world, to, bytes, inbox));
     }
 
     /// Rest after `idle` consecutive idle passes: spin first (a reply is usually microseconds
@@ -496,7 +502,7 @@ pub fn run_mpi<A: Algorithm>(
         args,
         np,
         tickets: ticket_cell.as_ref(),
-        inbox: Inbox::new(world),
+        inbox: Inbox::new(world, cfg.recv_buffer),
         world,
         runner,
         start,
