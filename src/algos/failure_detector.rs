@@ -688,6 +688,7 @@ mod tests {
             metrics: Metrics::default(),
             clock: Default::default(),
             host: String::new(),
+            storage: Default::default(),
         };
         let restored = Suspicion {
             peer: 2,

@@ -745,6 +745,7 @@ mod tests {
                 metrics: Metrics::default(),
                 clock: Default::default(),
                 host: String::new(),
+                storage: Default::default(),
             },
             RankResult {
                 rank: 1,
@@ -755,6 +756,7 @@ mod tests {
                 metrics: Metrics::default(),
                 clock: Default::default(),
                 host: String::new(),
+                storage: Default::default(),
             },
         ];
         let run = RunResult {

@@ -531,6 +531,7 @@ fn conclude(
             metrics: Metrics::default(),
             clock: Default::default(),
             host: l.host.clone(),
+            storage: Default::default(),
         })
         .collect();
     let run = RunResult {

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::faults::FaultPlan;
 use super::observe::report::{Check, RunResult};
-use super::process::{Process, Rank};
+use super::process::{BadRecord, Process, Rank};
 
 /// An algorithm binary: its options, how ranks are built, and how the run is checked.
 pub trait Algorithm {
@@ -44,10 +44,16 @@ pub trait Algorithm {
     /// Build rank `rank` of `np`.
     fn build(args: &Self::Args, rank: Rank, np: usize) -> Self::Proc;
     /// Rebuild rank `rank` after a crash from the records it persisted, in order (only called
-    /// when `RECOVERS`).
-    fn recover(args: &Self::Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Self::Proc {
+    /// when `RECOVERS`; the records passed their checksums). A record it cannot replay keeps
+    /// the rank out: never rebuild from less than what was stored.
+    fn recover(
+        args: &Self::Args,
+        rank: Rank,
+        np: usize,
+        stored: &[Vec<u8>],
+    ) -> Result<Self::Proc, BadRecord> {
         let _ = stored;
-        Self::build(args, rank, np)
+        Ok(Self::build(args, rank, np))
     }
     /// Check the algorithm's guarantees over the whole run.
     fn check(args: &Self::Args, run: &RunResult<<Self::Proc as Process>::Output>) -> Vec<Check>;

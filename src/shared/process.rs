@@ -58,6 +58,15 @@ pub enum Durable {
     Reset(Vec<u8>),
 }
 
+/// A stored record that [`Algorithm::recover`](crate::shared::Algorithm::recover) cannot
+/// replay: its position among the records read back, and why. The rank then does not rejoin
+/// (its storage is reported lost at that record's offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    pub index: usize,
+    pub why: String,
+}
+
 /// The effect collector handed to every handler: rank identity, time, a seeded RNG.
 pub struct Ctx<'a, M, T> {
     rank: Rank,

@@ -246,6 +246,7 @@ fn conclude<A: Algorithm>(
 ) -> u8 {
     let mut checks = A::check(args, run);
     checks.extend(run.group_check());
+    checks.extend(run.storage_check());
     finish::<A, _>(
         common,
         Conclusion {
@@ -429,7 +430,8 @@ fn sweep<A: Algorithm>(
     for seed in seeds.clone() {
         let run = simulate::<A>(args, &sim_config(common, np, seed));
         messages += run.metrics().total.delivered;
-        let checks = A::check(args, &run);
+        let mut checks = A::check(args, &run);
+        checks.extend(run.storage_check());
         match verdict(run.ending, &checks) {
             code::OK => passed += 1,
             c => {

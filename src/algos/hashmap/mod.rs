@@ -70,6 +70,7 @@ use self::replica::Replica;
 use self::ring::Ring;
 use crate::algos::raft;
 use crate::shared::faults::FaultPlan;
+use crate::shared::process::BadRecord;
 use crate::shared::quorum::majority;
 use crate::shared::service::{servers_at, ClientRole, LogArgs, Roles, ServerRole, ServiceArgs};
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
@@ -523,14 +524,14 @@ impl Algorithm for DistributedHashmap {
         }
     }
 
-    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Proc {
+    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Result<Proc, BadRecord> {
         let cfg = Arc::new(args.config(np));
         if cfg.backend == Backend::Raft && rank < cfg.servers {
-            let server = raft::server::Server::recover(rank, cfg.raft.clone(), stored);
-            Proc::Log(Roles::Server(Box::new(server)))
+            let server = raft::server::Server::recover(rank, cfg.raft.clone(), stored)?;
+            Ok(Proc::Log(Roles::Server(Box::new(server))))
         } else {
             // Not reached: validate lets only Raft servers restart.
-            Self::build(args, rank, np)
+            Ok(Self::build(args, rank, np))
         }
     }
 

@@ -273,6 +273,7 @@ fn run_of(args: &Args, clients: Vec<Vec<OpRecord>>) -> RunResult<Output> {
             metrics: Default::default(),
             clock: ClockSync::default(),
             host: String::new(),
+            storage: Default::default(),
         })
         .collect();
     for (i, ops) in clients.into_iter().enumerate() {
@@ -288,6 +289,7 @@ fn run_of(args: &Args, clients: Vec<Vec<OpRecord>>) -> RunResult<Output> {
             metrics: Default::default(),
             clock: ClockSync::default(),
             host: String::new(),
+            storage: Default::default(),
         });
     }
     let np = ranks.len();

@@ -503,7 +503,11 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
         }
     )];
     for r in &run.ranks {
-        let tail = if r.crashed { " (down at the end)" } else { "" };
+        let tail = match &r.storage.fault {
+            Some(f) => format!(" ({}: down at the end)", f.short()),
+            None if r.crashed => " (down at the end)".to_string(),
+            None => String::new(),
+        };
         let restarts = if r.earlier.is_empty() {
             String::new()
         } else {

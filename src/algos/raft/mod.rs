@@ -75,6 +75,7 @@ use self::messages::{Peer, PeerTimer};
 use self::server::Server;
 use crate::shared::clients::{ClientReport, CommandId};
 use crate::shared::faults::FaultPlan;
+use crate::shared::process::BadRecord;
 use crate::shared::service::{
     self, servers_at, MsgOf, RoleReport, Roles, Service, ServiceArgs, TimerOf,
 };
@@ -274,13 +275,13 @@ impl Algorithm for Raft {
         }
     }
 
-    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Proc {
+    fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Result<Proc, BadRecord> {
         let cfg = Arc::new(args.config(np));
         if rank < cfg.service.servers {
-            Roles::Server(Box::new(Server::recover(rank, cfg, stored)))
+            Ok(Roles::Server(Box::new(Server::recover(rank, cfg, stored)?)))
         } else {
             // Not reached: validate refuses to restart a client.
-            Roles::Client(Box::new(client::new(rank, &cfg)))
+            Ok(Roles::Client(Box::new(client::new(rank, &cfg))))
         }
     }
 

@@ -93,6 +93,7 @@ fn with_log(me: Rank, servers: usize, term: u64, terms: &[u64]) -> Server {
             enc(&Record::Entries { from: 1, entries }),
         ],
     )
+    .unwrap()
 }
 
 fn vote(term: u64, granted: bool, pre: bool) -> Msg {
@@ -234,7 +235,7 @@ fn a_vote_is_durable_before_it_leaves_and_never_given_twice_in_a_term() {
             _ => None,
         })
         .collect();
-    let mut back = Server::recover(0, cfg(3), &stored);
+    let mut back = Server::recover(0, cfg(3), &stored).unwrap();
     assert_eq!((back.term, back.vote), (1, Some(1)));
     assert_eq!(
         sends_of(&on(&mut back, 2, request_vote(1, 0, 0, false))),
@@ -443,7 +444,8 @@ fn a_restart_replays_term_vote_log_truncations_and_snapshot() {
                 vote: None,
             }),
         ],
-    );
+    )
+    .unwrap();
     assert_eq!((s.term, s.vote), (3, None));
     assert_eq!(
         (s.log.offset, s.log.last_index(), s.log.last_term()),

@@ -21,6 +21,9 @@
 //!
 //! A crashed rank keeps draining and discarding its messages so that senders' requests
 //! complete, and it joins every collective, so the job ends cleanly.
+//! A rank whose stable storage fails (a write or sync error, or a restart whose file does not
+//! read back whole) is stopped the same way, after one line on stderr naming the file; the
+//! run's `stable-storage` check then fails. Never a panic, never `MPI_Abort`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -315,9 +318,12 @@ impl<A: Algorithm> Driver<'_, A> {
         }
         if self.runner.store_dirty() {
             // Group commit: one sync for every write of this pass, then the sends that
-            // depended on them.
-            self.runner.sync_store();
+            // depended on them (none if the sync failed: the rank stopped).
+            self.runner.sync_store(now, &mut self.out);
             self.flush_out(now);
+        }
+        if let Some(alert) = self.runner.take_alert() {
+            eprintln!("error: rank {} {alert}", self.runner.rank);
         }
         if !running {
             self.late += self.held.len() as u64;

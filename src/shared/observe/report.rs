@@ -84,6 +84,67 @@ pub struct RankResult<O> {
     /// The host it ran on (`MPI_Get_processor_name`; empty in the simulator).
     #[serde(default)]
     pub host: String,
+    /// What its stable storage went through (algorithms that recover).
+    #[serde(default)]
+    pub storage: StorageLog,
+}
+
+/// What happened to a rank's stable storage beyond plain reads and writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageLog {
+    /// Torn tails cut away on restarts (a crash in the middle of a write).
+    pub torn_tails: Vec<TornTail>,
+    /// What stopped the rank for good, if its storage failed it.
+    pub fault: Option<StorageFault>,
+}
+
+/// The incomplete last write of a crashed rank, cut away on its restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TornTail {
+    pub file: String,
+    /// Where it started (the file's length once cut), and its length.
+    pub offset: u64,
+    pub bytes: u64,
+}
+
+/// A failure of stable storage that stops a rank for good.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StorageFault {
+    /// On a restart, the storage did not hold what the rank had made durable: it refused to
+    /// rejoin (it could otherwise vote or acknowledge again what it forgot).
+    Lost {
+        file: String,
+        offset: u64,
+        why: String,
+    },
+    /// A write or sync failed (disk full, a folder in place of the file, permissions): the
+    /// rank stopped as if crashed.
+    WriteFailed { file: String, error: String },
+}
+
+impl StorageFault {
+    /// A few words for lists: "storage lost" or "storage write failed".
+    pub fn short(&self) -> &'static str {
+        match self {
+            StorageFault::Lost { .. } => "storage lost",
+            StorageFault::WriteFailed { .. } => "storage write failed",
+        }
+    }
+}
+
+impl std::fmt::Display for StorageFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageFault::Lost { file, offset, why } => write!(
+                f,
+                "storage lost: {file}, byte {offset}: {why}; it did not rejoin"
+            ),
+            StorageFault::WriteFailed { file, error } => write!(
+                f,
+                "storage write failed: {file}: {error}; it stopped as if crashed"
+            ),
+        }
+    }
 }
 
 /// A rank's clock offset against rank 0's, measured at the start under MPI for algorithms
@@ -162,6 +223,7 @@ impl<O> RunResult<O> {
                     clock: ClockSync::default(),
                     host: String::new(),
                     metrics: Metrics::default(),
+                    storage: StorageLog::default(),
                 })
                 .collect(),
             history: None,
@@ -199,6 +261,32 @@ impl<O> RunResult<O> {
                 parts.join(", ")
             ),
         })
+    }
+    /// The verdict on stable storage, when any rank's storage had something to say: failed if
+    /// one was lost or failed a write (named with its file, and offset), passed with the torn
+    /// tails cut on restarts otherwise.
+    pub fn storage_check(&self) -> Option<Check> {
+        let mut faults = Vec::new();
+        let mut torn = Vec::new();
+        for r in &self.ranks {
+            if let Some(f) = &r.storage.fault {
+                faults.push(format!("rank {}: {f}", r.rank));
+            }
+            for t in &r.storage.torn_tails {
+                torn.push(format!(
+                    "rank {} cut a torn tail of {} bytes at byte {} of {}",
+                    r.rank, t.bytes, t.offset, t.file
+                ));
+            }
+        }
+        if faults.is_empty() && torn.is_empty() {
+            return None;
+        }
+        Some(Check::from_violations(
+            "stable-storage",
+            torn.join("; "),
+            faults,
+        ))
     }
     /// The ranks that did not crash.
     pub fn correct_ranks(&self) -> impl Iterator<Item = &RankResult<O>> {
@@ -256,6 +344,11 @@ impl<O: Serialize> RunResult<O> {
                     "metrics": r.metrics.to_json(),
                     "clock": r.clock,
                     "host": r.host,
+                    "storage": {
+                        "state": r.storage.fault.as_ref().map_or("ok", |f| f.short()),
+                        "fault": r.storage.fault.as_ref().map(|f| f.to_string()),
+                        "torn_tails": r.storage.torn_tails,
+                    },
                 })
             })
             .collect();

@@ -3,6 +3,11 @@
 //!
 //! Everything that must behave the same under MPI and in the simulator lives here, so the two
 //! drivers only differ in how bytes move and how time passes.
+//!
+//! Stable storage ([`super::store`]) fails the rank, never the job: a failed write or sync
+//! crashes it for good (nothing that waited for the write leaves), and a restart whose records
+//! do not read back whole (or do not replay) keeps it down; either is recorded in the rank's
+//! [`StorageLog`] and its history, and handed to the driver once ([`RankRunner::take_alert`]).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -15,7 +20,8 @@ use super::store::{MemStore, Store};
 use crate::shared::faults::{Fate, FaultPlan, Life};
 use crate::shared::observe::history::{Event, Recorder, Sent};
 use crate::shared::observe::report::{Metrics, RankResult};
-use crate::shared::process::{process_rng, Ctx, Effect, Kind, Process, Rank};
+use crate::shared::observe::report::{StorageFault, StorageLog};
+use crate::shared::process::{process_rng, BadRecord, Ctx, Effect, Kind, Process, Rank};
 
 /// What travels between ranks: the algorithm's message plus runtime metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +74,10 @@ pub struct RankRunner<P: Process> {
     /// The outputs of earlier lives.
     earlier: Vec<P::Output>,
     started: bool,
+    /// Torn tails cut and the storage fault that stopped the rank, if any.
+    storage: StorageLog,
+    /// A storage fault the driver has not been told of yet.
+    alert: Option<String>,
 }
 
 const LABEL_MAX: usize = 96;
@@ -125,6 +135,8 @@ impl<P: Process> RankRunner<P> {
             faults,
             earlier: Vec::new(),
             started: false,
+            storage: StorageLog::default(),
+            alert: None,
         }
     }
 
@@ -145,12 +157,13 @@ impl<P: Process> RankRunner<P> {
     }
 
     /// Carry out the crashes and restarts due at `now_us`; a restart rebuilds the process with
-    /// `recover` from the records in stable storage and starts it.
+    /// `recover` from the records in stable storage and starts it, unless they do not read
+    /// back whole or do not replay: then the rank stays down for good.
     pub fn live(
         &mut self,
         now_us: u64,
         out: &mut Vec<Outgoing<P::Msg>>,
-        mut recover: impl FnMut(&[Vec<u8>]) -> P,
+        mut recover: impl FnMut(&[Vec<u8>]) -> Result<P, BadRecord>,
     ) {
         while self.life.front().is_some_and(|l| l.0 <= now_us) {
             let (_, what) = self.life.pop_front().expect("due");
@@ -158,8 +171,31 @@ impl<P: Process> RankRunner<P> {
                 Life::Crash => self.crash(now_us),
                 Life::Restart => {
                     self.crash(now_us);
-                    let stored = self.store.load();
-                    let proc = recover(&stored);
+                    let loaded = match self.store.load() {
+                        Ok(l) => l,
+                        Err(f) => return self.storage_failed(now_us, f, out),
+                    };
+                    let proc = match recover(&loaded.records) {
+                        Ok(p) => p,
+                        Err(bad) => {
+                            let f = StorageFault::Lost {
+                                file: self.store.name(),
+                                offset: loaded.offsets.get(bad.index).copied().unwrap_or(0),
+                                why: format!("record {} does not replay: {}", bad.index, bad.why),
+                            };
+                            return self.storage_failed(now_us, f, out);
+                        }
+                    };
+                    if let Some(t) = loaded.torn {
+                        self.rec.note(
+                            now_us,
+                            format!(
+                                "cut a torn tail of {} bytes at byte {} of {}",
+                                t.bytes, t.offset, t.file
+                            ),
+                        );
+                        self.storage.torn_tails.push(t);
+                    }
                     self.earlier.push(self.proc.output());
                     self.proc = proc;
                     self.crashed = false;
@@ -168,7 +204,7 @@ impl<P: Process> RankRunner<P> {
                     self.timers.clear();
                     self.rec.note(
                         now_us,
-                        format!("restarted with {} stored records", stored.len()),
+                        format!("restarted with {} stored records", loaded.records.len()),
                     );
                     self.handle(now_us, out, |p, ctx| p.on_start(ctx));
                 }
@@ -176,14 +212,34 @@ impl<P: Process> RankRunner<P> {
         }
     }
 
+    /// Stop the rank for good on a storage fault: nothing waiting for the store leaves, no
+    /// restart comes.
+    fn storage_failed(&mut self, now_us: u64, f: StorageFault, out: &mut Vec<Outgoing<P::Msg>>) {
+        out.clear();
+        self.crash(now_us);
+        self.life.clear();
+        self.persist_crashes.clear();
+        self.rec.note(now_us, f.short().to_string());
+        self.alert = Some(f.to_string());
+        self.storage.fault = Some(f);
+    }
+
+    /// A storage fault not yet reported, once: the driver prints it as it happens.
+    pub fn take_alert(&mut self) -> Option<String> {
+        self.alert.take()
+    }
+
     /// Whether writes to storage wait for a sync before the sends that follow them.
     pub fn store_dirty(&self) -> bool {
         self.store.dirty()
     }
 
-    /// Make the writes to storage durable.
-    pub fn sync_store(&mut self) {
-        self.store.sync();
+    /// Make the writes to storage durable, then the sends that waited for them may leave; if
+    /// the sync fails, the rank stops and they are dropped from `out`.
+    pub fn sync_store(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) {
+        if let Err(f) = self.store.sync() {
+            self.storage_failed(now_us, f, out);
+        }
     }
     pub fn crashed(&self) -> bool {
         self.crashed
@@ -309,12 +365,19 @@ impl<P: Process> RankRunner<P> {
                 Effect::Stamp(s) => self.rec.stamp(s),
                 Effect::DrawTicket => self.tickets_wanted += 1,
                 Effect::Persist(d) => {
-                    self.store.write(&d);
                     self.metrics.storage_writes += 1;
-                    if self.persist_crashes.front().is_some_and(|&t| t <= now_us) {
+                    let mut wrote = self.store.write(&d);
+                    let crash_now = self.persist_crashes.front().is_some_and(|&t| t <= now_us);
+                    if wrote.is_ok() && crash_now {
+                        wrote = self.store.sync();
+                    }
+                    if let Err(f) = wrote {
+                        self.storage_failed(now_us, f, out);
+                        break;
+                    }
+                    if crash_now {
                         // The write is durable; what the handler meant to do after it is not.
                         self.persist_crashes.pop_front();
-                        self.store.sync();
                         self.crash(now_us);
                         break;
                     }
@@ -402,6 +465,7 @@ impl<P: Process> RankRunner<P> {
                 metrics,
                 clock: Default::default(),
                 host: String::new(),
+                storage: self.storage,
             },
             self.rec.into_events(),
         )
@@ -410,4 +474,197 @@ impl<P: Process> RankRunner<P> {
 
 fn dur(us: u64) -> Duration {
     Duration::from_micros(us)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::shared::faults::Crash;
+    use crate::shared::observe::report::StorageFault;
+    use crate::shared::process::Durable;
+    use crate::shared::runtime::store::Loaded;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Ping;
+    impl Kind for Ping {
+        fn kind(&self) -> &'static str {
+            "Ping"
+        }
+    }
+
+    /// Sends a ping, persists a record, sends another; its output is how many records it
+    /// was rebuilt from.
+    struct Keeper(usize);
+    impl Process for Keeper {
+        type Msg = Ping;
+        type Timer = ();
+        type Output = usize;
+        fn on_start(&mut self, ctx: &mut Ctx<Ping, ()>) {
+            ctx.send(1, Ping);
+            ctx.persist(vec![1, 2, 3]);
+            ctx.send(1, Ping);
+        }
+        fn on_message(&mut self, _: Rank, _: Ping, _: &mut Ctx<Ping, ()>) {}
+        fn on_timer(&mut self, _: (), _: &mut Ctx<Ping, ()>) {}
+        fn is_done(&self) -> bool {
+            false
+        }
+        fn output(&self) -> usize {
+            self.0
+        }
+    }
+
+    /// A memory store the test can reach into, and can make fail.
+    #[derive(Clone, Default)]
+    struct Probe {
+        mem: Rc<RefCell<MemStore>>,
+        fail_writes: Rc<RefCell<bool>>,
+        fail_syncs: Rc<RefCell<bool>>,
+    }
+    impl Store for Probe {
+        fn write(&mut self, d: &Durable) -> Result<(), StorageFault> {
+            if *self.fail_writes.borrow() {
+                return Err(StorageFault::WriteFailed {
+                    file: "probe".into(),
+                    error: "No space left on device (os error 28)".into(),
+                });
+            }
+            self.mem.borrow_mut().write(d)
+        }
+        fn sync(&mut self) -> Result<(), StorageFault> {
+            if *self.fail_syncs.borrow() {
+                return Err(StorageFault::WriteFailed {
+                    file: "probe".into(),
+                    error: "Is a directory (os error 21)".into(),
+                });
+            }
+            Ok(())
+        }
+        fn dirty(&self) -> bool {
+            true
+        }
+        fn load(&mut self) -> Result<Loaded, StorageFault> {
+            self.mem.borrow_mut().load()
+        }
+        fn counts(&self) -> (u64, u64) {
+            (0, 0)
+        }
+        fn name(&self) -> String {
+            "probe".into()
+        }
+    }
+
+    /// Rank 0 of 2, restarted at 10 ms, started with `store`.
+    fn started(store: &Probe) -> (RankRunner<Keeper>, Vec<Outgoing<Ping>>) {
+        let faults = FaultPlan {
+            restarts: vec![Crash { rank: 0, at_ms: 10 }],
+            ..FaultPlan::default()
+        };
+        let mut r =
+            RankRunner::new(Keeper(0), 0, 2, 1, faults, false).with_store(Box::new(store.clone()));
+        let mut out = Vec::new();
+        r.start(0, &mut out);
+        (r, out)
+    }
+
+    fn rebuild(stored: &[Vec<u8>]) -> Result<Keeper, BadRecord> {
+        Ok(Keeper(stored.len()))
+    }
+
+    #[test]
+    fn a_restart_reads_its_records_back_through_the_checksummed_format() {
+        let store = Probe::default();
+        let (mut r, mut out) = started(&store);
+        assert_eq!(out.len(), 2);
+        out.clear();
+        r.live(10_000, &mut out, |stored| {
+            assert_eq!(stored, [vec![1, 2, 3]]);
+            rebuild(stored)
+        });
+        assert!(!r.crashed());
+        assert_eq!(r.take_alert(), None);
+        let (res, _) = r.finish();
+        assert_eq!((res.output, res.storage.fault), (1, None));
+    }
+
+    #[test]
+    fn a_damaged_store_keeps_the_rank_down_and_says_where() {
+        let store = Probe::default();
+        let (mut r, mut out) = started(&store);
+        store.mem.borrow_mut().bytes_mut()[8 + 12 + 1] ^= 0x40;
+        r.live(10_000, &mut out, |_| panic!("nothing to rebuild from"));
+        assert!(r.crashed() && r.finished());
+        let alert = r.take_alert().unwrap();
+        assert!(
+            alert.starts_with("storage lost: the simulated store, byte 8:"),
+            "{alert}"
+        );
+        assert_eq!(r.take_alert(), None, "said once");
+        let (res, _) = r.finish();
+        assert!(res.crashed);
+        assert!(matches!(
+            res.storage.fault,
+            Some(StorageFault::Lost { offset: 8, .. })
+        ));
+    }
+
+    #[test]
+    fn a_record_that_does_not_replay_keeps_the_rank_down_at_its_offset() {
+        let store = Probe::default();
+        let (mut r, mut out) = started(&store);
+        r.live(10_000, &mut out, |_| {
+            Err(BadRecord {
+                index: 0,
+                why: "it does not decode".into(),
+            })
+        });
+        assert!(r.finished());
+        let alert = r.take_alert().unwrap();
+        assert!(
+            alert.contains("byte 8: record 0 does not replay: it does not decode"),
+            "{alert}"
+        );
+    }
+
+    #[test]
+    fn a_failed_sync_stops_the_rank_and_what_waited_for_it_never_leaves() {
+        let store = Probe::default();
+        let (mut r, mut out) = started(&store);
+        assert_eq!(out.len(), 2);
+        *store.fail_syncs.borrow_mut() = true;
+        r.sync_store(5_000, &mut out);
+        assert!(out.is_empty());
+        assert!(
+            r.crashed() && r.finished(),
+            "no restart after a storage fault"
+        );
+        let alert = r.take_alert().unwrap();
+        assert_eq!(
+            alert,
+            "storage write failed: probe: Is a directory (os error 21); it stopped as if crashed"
+        );
+        r.live(10_000, &mut out, rebuild);
+        assert!(r.crashed());
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_handler_at_the_write() {
+        let store = Probe::default();
+        *store.fail_writes.borrow_mut() = true;
+        let (mut r, out) = started(&store);
+        assert!(
+            out.is_empty(),
+            "neither the send before nor the one after leaves"
+        );
+        assert!(r.crashed() && r.finished());
+        assert!(r.take_alert().unwrap().contains("No space left on device"));
+        let (res, _) = r.finish();
+        assert!(matches!(
+            res.storage.fault,
+            Some(StorageFault::WriteFailed { .. })
+        ));
+    }
 }
