@@ -394,6 +394,8 @@ pub struct Figures {
     pub restarts: Vec<Restart>,
     pub snapshots_taken: u32,
     pub snapshots_installed: u32,
+    /// Refusals by a follower of an index it had acknowledged, as leaders saw them.
+    pub follower_logs_shrank: u32,
 }
 
 /// The figures of a run.
@@ -479,6 +481,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
         restarts,
         snapshots_taken: lives.iter().map(|l| l.2.snapshots_taken).sum::<u32>(),
         snapshots_installed: lives.iter().map(|l| l.2.snapshots_installed).sum::<u32>(),
+        follower_logs_shrank: lives.iter().map(|l| l.2.follower_logs_shrank).sum::<u32>(),
     }
 }
 
@@ -556,6 +559,12 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
             e.mean_ms.unwrap_or(0.0),
             e.count,
             e.max_ms.unwrap_or(0.0)
+        ));
+    }
+    if f.follower_logs_shrank > 0 {
+        lines.push(format!(
+            "leaders saw a follower refuse an index it had acknowledged {} time(s), and probed it down",
+            f.follower_logs_shrank
         ));
     }
     for r in &f.restarts {

@@ -219,6 +219,8 @@ pub struct ServerReport {
     pub caught_up_us: Option<u64>,
     pub snapshots_taken: u32,
     pub snapshots_installed: u32,
+    /// As leader: how often a follower refused an index it had acknowledged (its log shrank).
+    pub follower_logs_shrank: u32,
     pub leader_at_end: bool,
     pub gave_up: bool,
 }
@@ -312,6 +314,7 @@ impl Algorithm for Raft {
                     "caught_up_ms": s.caught_up_us.map(|c| c as f64 / 1e3),
                     "snapshots_taken": s.snapshots_taken,
                     "snapshots_installed": s.snapshots_installed,
+                    "follower_logs_shrank": s.follower_logs_shrank,
                     "leader_at_end": s.leader_at_end,
                     "gave_up": s.gave_up,
                 }

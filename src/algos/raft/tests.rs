@@ -386,6 +386,118 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
     assert!(sends_of(&fx).is_empty());
 }
 
+/// Deliver `first` from `leader` to `follower`, and every answer between the two after it,
+/// until none is left; returns how many went (panics past 1,000: an endless exchange).
+fn exchange(leader: &mut Server, follower: &mut Server, first: Msg) -> usize {
+    let (l, f) = (leader.me, follower.me);
+    let mut queue = std::collections::VecDeque::from([(l, f, first)]);
+    let mut n = 0;
+    while let Some((from, to, m)) = queue.pop_front() {
+        n += 1;
+        assert!(n < 1000, "an endless exchange");
+        let (s, back) = if to == f {
+            (&mut *follower, l)
+        } else {
+            (&mut *leader, f)
+        };
+        for (dest, m) in sends_of(&on(s, from, m)) {
+            if dest == back {
+                queue.push_back((to, dest, m));
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn a_follower_back_with_less_than_it_acknowledged_is_noticed_and_probed_down() {
+    // Leader of term 4 with 5 entries, committed once follower 1 acknowledged them all; the
+    // follower then came back with an empty log (its storage lost them, undetected).
+    let mut s = with_log(0, 3, 3, &[1, 1, 3, 3]);
+    elect(&mut s);
+    ack(&mut s, 1, 5);
+    let mut forgetful = Server::new(1, cfg(3));
+    let refusal = |rejected, index| {
+        Msg::from(AppendResp {
+            term: 4,
+            ok: false,
+            index,
+            conflict_term: 0,
+            rejected,
+        })
+    };
+    // Its refusal of the heartbeat at the acknowledged index: the leader resets its match
+    // index and probes from the follower's end (index 1, after prev 0).
+    let fx = on(&mut s, 1, refusal(5, 1));
+    assert_eq!(s.report().follower_logs_shrank, 1);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Note(n) if n.contains("follower 1 refused index 5 after acknowledging 5"))));
+    assert_eq!(
+        sends_of(&fx),
+        vec![(
+            1,
+            Msg::from(AppendEntries {
+                term: 4,
+                prev_index: 0,
+                prev_term: 0,
+                entries: vec![entry(1, 0), entry(1, 1)],
+                commit: 5
+            })
+        )]
+    );
+    // The whole repair, from a heartbeat at the acknowledged index on, ends with the
+    // follower's log whole.
+    let mut s = with_log(0, 3, 3, &[1, 1, 3, 3]);
+    elect(&mut s);
+    ack(&mut s, 1, 5);
+    let heartbeat = Msg::from(AppendEntries {
+        term: 4,
+        prev_index: 5,
+        prev_term: 4,
+        entries: vec![],
+        commit: 5,
+    });
+    let n = exchange(&mut s, &mut forgetful, heartbeat);
+    assert!(n <= 8, "{n} messages");
+    assert_eq!(forgetful.log.last_index(), 5);
+    assert_eq!(s.report().follower_logs_shrank, 1);
+    // A stale refusal below the match index (pipelined, answered before the follower caught
+    // up) is still ignored.
+    let fx = on(&mut s, 1, refusal(3, 2));
+    assert!(sends_of(&fx).is_empty());
+    assert_eq!(s.report().follower_logs_shrank, 1);
+}
+
+#[test]
+fn a_record_that_does_not_replay_refuses_the_restart() {
+    let hard = |term| enc(&Record::Hard { term, vote: None });
+    let entries = |from, n: u32| {
+        enc(&Record::Entries {
+            from,
+            entries: (0..n).map(|k| entry(1, k)).collect(),
+        })
+    };
+    let refused = |stored: &[Vec<u8>]| Server::recover(1, cfg(3), stored).unwrap_err();
+    let e = refused(&[hard(2), vec![0xff, 0xff, 0xff]]);
+    assert_eq!(e.index, 1);
+    assert!(e.why.contains("does not decode"), "{e:?}");
+    let e = refused(&[hard(1), entries(1, 2), entries(4, 1)]);
+    assert_eq!(e.index, 2);
+    assert!(e
+        .why
+        .contains("entries from index 4 do not follow a log of 1..=2"));
+    let e = refused(&[hard(1), entries(0, 1)]);
+    assert_eq!(e.index, 1);
+    let e = refused(&[hard(3), hard(2)]);
+    assert_eq!(e.index, 1);
+    assert!(e.why.contains("term 2 is below the term 3"));
+    // Overwriting a suffix, and an empty store, are fine.
+    let s = Server::recover(1, cfg(3), &[hard(1), entries(1, 3), entries(2, 1)]).unwrap();
+    assert_eq!(s.log.last_index(), 2);
+    assert_eq!(Server::recover(1, cfg(3), &[]).unwrap().log.last_index(), 0);
+}
+
 #[test]
 fn only_an_entry_of_the_current_term_is_committed_by_counting_figure_8() {
     // Figure 8 (c): the leader of term 4 holds an entry of term 2 at index 2 that a majority
@@ -568,6 +680,7 @@ fn report(led: Vec<Led>, applied: Vec<Applied>, log: Vec<(u64, Option<CommandId>
         caught_up_us: None,
         snapshots_taken: 0,
         snapshots_installed: 0,
+        follower_logs_shrank: 0,
         leader_at_end: false,
         gave_up: false,
     }))

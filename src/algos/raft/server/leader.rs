@@ -1,6 +1,14 @@
 //! The leader: client commands into the log, pipelined and batched AppendEntries within a
 //! flow-control window, probing and fast backtracking, the commit rule of Figure 8,
 //! heartbeats and CheckQuorum.
+//!
+//! A follower's match index only grows while one leader leads: it never removes entries that
+//! match the leader's. A refusal at or below it therefore means the follower came back with
+//! less than it acknowledged (its storage lost them, which the runtime normally catches before
+//! the restart). The leader notes it, counts it (`follower_logs_shrank`), forgets the match
+//! index and probes down from what the follower says it has, one round trip per refusal, each
+//! lower than the last, so repair ends. A stale refusal reordered after a newer acknowledgement
+//! (`--delay`, `--dup`) looks the same: it costs one needless probe and a count.
 
 use super::{Role, Server, C};
 use crate::algos::raft::kv::Op;
@@ -186,6 +194,17 @@ impl Server {
         // Stale: an answer to a message sent before the one now awaited.
         if (p.probing && r.rejected + 1 != p.next) || (!p.probing && r.rejected < p.matched) {
             return;
+        }
+        if r.rejected <= p.matched {
+            // It refused an entry it had acknowledged as matching: its log shrank.
+            let had = p.matched;
+            p.matched = 0;
+            p.matched_at_tick = 0;
+            self.follower_logs_shrank += 1;
+            ctx.note(format!(
+                "follower {from} refused index {} after acknowledging {had}: its log shrank; probing down from {}",
+                r.rejected, r.index
+            ));
         }
         // Fast backtracking: skip the follower's whole conflicting term, or to its end.
         let mut next = r.index;

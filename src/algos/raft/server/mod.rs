@@ -67,6 +67,8 @@ pub struct Server {
     caught_up_us: Option<u64>,
     snapshots_taken: u32,
     snapshots_installed: u32,
+    /// As leader: refusals below a follower's match index (its log shrank).
+    follower_logs_shrank: u32,
     pub gave_up: bool,
 }
 
@@ -97,6 +99,7 @@ impl Server {
             caught_up_us: None,
             snapshots_taken: 0,
             snapshots_installed: 0,
+            follower_logs_shrank: 0,
             gave_up: false,
             cfg,
         }
@@ -198,6 +201,7 @@ impl ServerRole for Server {
             caught_up_us: self.caught_up_us,
             snapshots_taken: self.snapshots_taken,
             snapshots_installed: self.snapshots_installed,
+            follower_logs_shrank: self.follower_logs_shrank,
             leader_at_end: self.role == Role::Leader,
             gave_up: self.gave_up,
         })
