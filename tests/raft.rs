@@ -1,6 +1,8 @@
 //! raft: simulator sweeps over the classic and the partial-connectivity scenarios (1,000 seeds
 //! each, every check in every seed), PreVote against a flapping link, real mpirun runs with a
-//! leader crash, restarts from real files and drop, and bad input.
+//! leader crash, restarts from real files and drop, a server's file damaged while it is down
+//! (torn tail, flipped byte, emptied, zeroed, removed, a folder in its place), a write that
+//! fails, and bad input.
 
 mod common;
 
@@ -244,4 +246,189 @@ fn bad_input() {
         r.stderr
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+/// What the test does to server 1's file while it is down.
+type Damage = fn(&std::path::Path);
+
+/// Run raft under mpirun at np 4 with `--data-dir`, server 1 crashed at 100 ms and restarted at
+/// 3 s, and `damage` its file in between: once the file has records and has not grown for
+/// 0.7 s (the rank is down; the others write on), well before the restart. Returns the run and
+/// its report.
+fn damaged_between_crash_and_restart(name: &str, damage: Damage) -> (Run, serde_json::Value) {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let data = scratch(&format!("raft-damage-{name}"));
+    let _ = std::fs::remove_dir_all(&data);
+    let report = scratch(&format!("raft-damage-{name}.json"));
+    let _ = std::fs::remove_file(&report);
+    let flags = format!(
+        "--requests 20000 --inflight 1 --crash 1@100 --restart 1@3000 --give-up 20000 \
+         --timeout 60 --data-dir {} --report {}",
+        data.display(),
+        report.display()
+    );
+    let _one_job = mpirun_lock();
+    let mut child = Command::new(root().join("scripts/mpirun"))
+        .args(["-np", "4"])
+        .arg(bin("raft"))
+        .args(args(&flags))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let file = data.join("rank1.wal");
+    let started = Instant::now();
+    let (mut last, mut since) = (0u64, Instant::now());
+    loop {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("{} never stopped growing", file.display());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let len = std::fs::metadata(&file).map_or(0, |m| m.len());
+        if len != last {
+            (last, since) = (len, Instant::now());
+        } else if len > 8 && since.elapsed() >= Duration::from_millis(700) {
+            break;
+        }
+    }
+    damage(&file);
+    let out = child.wait_with_output().unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    let j = read_json(&report);
+    (run, j)
+}
+
+/// Every check passed but stable-storage, which failed naming rank 1's file; rank 1 is down
+/// at the end as "storage lost"; the byte offset named is returned.
+fn assert_storage_lost(run: &Run, j: &serde_json::Value, why: &str) -> u64 {
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{all}");
+    assert!(
+        !all.contains("panicked") && !all.contains("MPI_ABORT"),
+        "{all}"
+    );
+    let line =
+        regex::Regex::new(r"rank 1: storage lost: (\S+)rank1\.wal, byte (\d+): ([^;]+);").unwrap();
+    let caps = line
+        .captures(&run.stdout)
+        .unwrap_or_else(|| panic!("{all}"));
+    assert!(caps[3].contains(why), "{all}");
+    assert!(run.stderr.contains("error: rank 1 storage lost:"), "{all}");
+    for c in j["checks"].as_array().unwrap() {
+        let want = c["name"] != "stable-storage";
+        assert_eq!(c["passed"], want, "{c}");
+    }
+    let r1 = &j["ranks"][1];
+    assert_eq!(r1["crashed"], true);
+    assert_eq!(r1["storage"]["state"], "storage lost");
+    assert_eq!(r1["restarts"], 0, "it never came back");
+    // The leader did not loop on it (8 M messages in 60 s before issue 21).
+    let sent = j["metrics"]["messages_sent"].as_u64().unwrap();
+    assert!(sent < 2_000_000, "{sent} messages");
+    caps[2].parse().unwrap()
+}
+
+#[test]
+fn under_mpirun_a_torn_tail_is_cut_and_the_server_rejoins() {
+    let (run, j) = damaged_between_crash_and_restart("torn", |f| {
+        // A crash in the middle of an append: a frame header announcing 9 bytes, then 1.
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new().append(true).open(f).unwrap();
+        w.write_all(&[9, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, b'x'])
+            .unwrap();
+    });
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_checks_passed(&j);
+    let t = &j["ranks"][1]["storage"]["torn_tails"][0];
+    assert_eq!(t["bytes"], 13, "{}", run.stdout);
+    assert!(t["file"].as_str().unwrap().ends_with("rank1.wal"));
+    let cut = format!("rank 1 cut a torn tail of 13 bytes at byte {}", t["offset"]);
+    assert!(run.stdout.contains(&cut), "{}", run.stdout);
+    assert_eq!(j["ranks"][1]["restarts"], 1);
+    assert!(j["restarts"][0]["caught_up_after_ms"].as_f64().is_some());
+}
+
+#[test]
+fn under_mpirun_damaged_storage_keeps_the_server_out_and_names_the_byte() {
+    let flip: Damage = |f| {
+        let mut b = std::fs::read(f).unwrap();
+        let mid = b.len() / 2;
+        b[mid] ^= 0x20;
+        std::fs::write(f, &b).unwrap();
+    };
+    let (run, j) = damaged_between_crash_and_restart("flip", flip);
+    let len = std::fs::metadata(scratch("raft-damage-flip").join("rank1.wal"))
+        .unwrap()
+        .len();
+    let at = assert_storage_lost(&run, &j, "checksum");
+    assert!(at > 0 && at <= len / 2, "byte {at} of {len}");
+    for (name, damage, why) in [
+        (
+            "empty",
+            (|f| std::fs::write(f, b"").unwrap()) as Damage,
+            "empty",
+        ),
+        (
+            "zeros",
+            |f| {
+                let n = std::fs::metadata(f).unwrap().len() as usize;
+                std::fs::write(f, vec![0u8; n]).unwrap();
+            },
+            "zero-filled",
+        ),
+        ("missing", |f| std::fs::remove_file(f).unwrap(), "missing"),
+        (
+            "folder",
+            |f| {
+                std::fs::remove_file(f).unwrap();
+                std::fs::create_dir(f).unwrap();
+            },
+            "cannot be read",
+        ),
+    ] {
+        let (run, j) = damaged_between_crash_and_restart(name, damage);
+        assert_eq!(assert_storage_lost(&run, &j, why), 0, "{name}");
+    }
+}
+
+#[test]
+fn under_mpirun_a_failed_write_stops_the_server_with_one_sentence() {
+    // Server 1's first snapshot is written to rank1.wal.new, here a folder: the write fails.
+    let data = scratch("raft-write-fails");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(data.join("rank1.wal.new")).unwrap();
+    let report = scratch("raft-write-fails.json");
+    let r = mpirun(
+        4,
+        "raft",
+        &args(&format!(
+            "--requests 2000 --snapshot-every 100 --data-dir {} --report {}",
+            data.display(),
+            report.display()
+        )),
+    );
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1, "not 70 and an MPI abort: {all}");
+    assert!(
+        !all.contains("panicked") && !all.contains("MPI_ABORT"),
+        "{all}"
+    );
+    let sentence = "rank1.wal.new: Is a directory (os error 21); it stopped as if crashed";
+    assert!(
+        r.stderr.contains("error: rank 1 storage write failed: "),
+        "{all}"
+    );
+    assert!(r.stderr.contains(sentence), "{all}");
+    let j = read_json(&report);
+    assert_eq!(j["ranks"][1]["storage"]["state"], "storage write failed");
+    assert_eq!(j["ranks"][1]["crashed"], true);
+    for c in j["checks"].as_array().unwrap() {
+        assert_eq!(c["passed"], c["name"] != "stable-storage", "{c}");
+    }
 }
