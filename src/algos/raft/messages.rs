@@ -36,7 +36,8 @@ pub struct AppendEntries {
 
 /// `ok`: the log matches up to `index`. Otherwise the follower's first index of
 /// `conflict_term` at the leader's `prev_index` (or its last index + 1 if it has no entry
-/// there, with `conflict_term` 0), and the refused `prev_index` in `rejected`.
+/// there, with `conflict_term` 0), and the refused `prev_index` in `rejected`. `life_us`: when
+/// the follower's current life started (a later one: it restarted since).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendResp {
     pub term: u64,
@@ -44,6 +45,7 @@ pub struct AppendResp {
     pub index: u64,
     pub conflict_term: u64,
     pub rejected: u64,
+    pub life_us: u64,
 }
 
 /// The leader's snapshot, for a follower that needs entries compacted away.

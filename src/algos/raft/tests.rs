@@ -139,6 +139,7 @@ fn ack(s: &mut Server, from: Rank, index: u64) -> Fx {
             index,
             conflict_term: 0,
             rejected: 0,
+            life_us: 0,
         }),
     )
 }
@@ -309,6 +310,7 @@ fn the_consistency_check_refuses_gaps_and_conflicts_and_truncates_a_conflicting_
                 index,
                 conflict_term,
                 rejected,
+                life_us: 0,
             }),
         )
     };
@@ -356,6 +358,7 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
             index: 3,
             conflict_term: 2,
             rejected: 4,
+            life_us: 0,
         }),
     );
     assert_eq!(
@@ -381,6 +384,7 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
             index: 2,
             conflict_term: 0,
             rejected: 5,
+            life_us: 0,
         }),
     );
     assert!(sends_of(&fx).is_empty());
@@ -417,18 +421,25 @@ fn a_follower_back_with_less_than_it_acknowledged_is_noticed_and_probed_down() {
     elect(&mut s);
     ack(&mut s, 1, 5);
     let mut forgetful = Server::new(1, cfg(3));
-    let refusal = |rejected, index| {
+    at(&mut forgetful, 20, |f, c| f.on_start(c));
+    let refusal = |rejected, index, life_us| {
         Msg::from(AppendResp {
             term: 4,
             ok: false,
             index,
             conflict_term: 0,
             rejected,
+            life_us,
         })
     };
-    // Its refusal of the heartbeat at the acknowledged index: the leader resets its match
-    // index and probes from the follower's end (index 1, after prev 0).
-    let fx = on(&mut s, 1, refusal(5, 1));
+    // A refusal at the acknowledged index from the life that acknowledged it was sent before
+    // the acknowledgement (pipelined AppendEntries overtook each other): stale.
+    let fx = on(&mut s, 1, refusal(5, 1, 0));
+    assert!(sends_of(&fx).is_empty());
+    assert_eq!(s.report().follower_logs_shrank, 0);
+    // From a later life: the leader resets its match index and probes from the follower's end
+    // (index 1, after prev 0).
+    let fx = on(&mut s, 1, refusal(5, 1, 20_000));
     assert_eq!(s.report().follower_logs_shrank, 1);
     assert!(fx
         .iter()
@@ -464,7 +475,7 @@ fn a_follower_back_with_less_than_it_acknowledged_is_noticed_and_probed_down() {
     assert_eq!(s.report().follower_logs_shrank, 1);
     // A stale refusal below the match index (pipelined, answered before the follower caught
     // up) is still ignored.
-    let fx = on(&mut s, 1, refusal(3, 2));
+    let fx = on(&mut s, 1, refusal(3, 2, 20_000));
     assert!(sends_of(&fx).is_empty());
     assert_eq!(s.report().follower_logs_shrank, 1);
 }
@@ -597,7 +608,8 @@ fn a_follower_behind_the_snapshot_gets_it_and_starts_from_it() {
                 ok: true,
                 index: 10,
                 conflict_term: 0,
-                rejected: 0
+                rejected: 0,
+                life_us: 0
             })
         )]
     );

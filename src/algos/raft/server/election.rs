@@ -92,6 +92,7 @@ impl Server {
             *p = Progress {
                 next: last + 1,
                 matched: 0,
+                matched_life: 0,
                 matched_at_tick: 0,
                 probing: true,
                 heard: false,

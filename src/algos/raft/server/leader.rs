@@ -2,13 +2,14 @@
 //! flow-control window, probing and fast backtracking, the commit rule of Figure 8,
 //! heartbeats and CheckQuorum.
 //!
-//! A follower's match index only grows while one leader leads: it never removes entries that
-//! match the leader's. A refusal at or below it therefore means the follower came back with
-//! less than it acknowledged (its storage lost them, which the runtime normally catches before
-//! the restart). The leader notes it, counts it (`follower_logs_shrank`), forgets the match
-//! index and probes down from what the follower says it has, one round trip per refusal, each
-//! lower than the last, so repair ends. A stale refusal reordered after a newer acknowledgement
-//! (`--delay`, `--dup`) looks the same: it costs one needless probe and a count.
+//! A follower's match index only grows while one leader leads: within one life the follower
+//! never removes entries that match the leader's, so a refusal at or below it from the life
+//! that acknowledged it is stale (sent before the acknowledgement, reordered by `--delay`).
+//! Every AppendResp says when the follower's life started; a refusal from a later life means
+//! it came back with less than it acknowledged (its storage lost them, which the runtime
+//! normally catches before the restart). The leader then notes it, counts it
+//! (`follower_logs_shrank`), forgets the match index and probes down from what the follower
+//! says it has, one round trip per refusal, each lower than the last, so repair ends.
 
 use super::{Role, Server, C};
 use crate::algos::raft::kv::Op;
@@ -24,8 +25,10 @@ use crate::shared::Rank;
 pub(super) struct Progress {
     /// The next index to send.
     pub(super) next: u64,
-    /// The highest index known to match the leader's log.
+    /// The highest index known to match the leader's log, and the follower's life that said
+    /// so (when it started, µs).
     pub(super) matched: u64,
+    pub(super) matched_life: u64,
     /// `matched` at the last heartbeat tick (no progress since then: resend).
     pub(super) matched_at_tick: u64,
     /// Probing: one AppendEntries at a time, until the follower's log matches; otherwise
@@ -181,7 +184,9 @@ impl Server {
         let p = &mut self.peers[from];
         p.heard = true;
         if r.ok {
-            p.matched = p.matched.max(r.index);
+            if r.index > p.matched {
+                (p.matched, p.matched_life) = (r.index, r.life_us);
+            }
             if p.probing {
                 p.probing = false;
                 p.next = p.matched + 1;
@@ -196,7 +201,11 @@ impl Server {
             return;
         }
         if r.rejected <= p.matched {
-            // It refused an entry it had acknowledged as matching: its log shrank.
+            if r.life_us <= p.matched_life {
+                // From the life that acknowledged it, sent before that acknowledgement.
+                return;
+            }
+            // A later life refused an entry an earlier one acknowledged: its log shrank.
             let had = p.matched;
             p.matched = 0;
             p.matched_at_tick = 0;
