@@ -245,3 +245,69 @@ fn bad_input() {
     );
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
+
+#[test]
+fn a_follower_cut_off_when_the_workload_ends_is_served_until_it_catches_up() {
+    // Server 1 is cut off from 600 ms, about when the clients finish: the leader, done with
+    // its own work, keeps heartbeating until 1 is back and has applied everything, instead of
+    // stopping and leaving 1 to idle to --give-up (once called "all checks passed").
+    let plan = "--sim --np 4 --requests 600 --inflight 4 --partition 0|1,2@300..600 \
+                --partition 1|0,2@600..900";
+    assert_sweep_passes("raft", &args(&format!("{plan} --seeds 0..200")));
+    let r = direct("raft", &args(&format!("{plan} --seed 1")));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    for s in 0..3 {
+        assert!(
+            r.stdout.contains(&format!("server {s}: term 2, applied 602 (commit 602)")),
+            "{}",
+            r.stdout
+        );
+    }
+    assert!(!r.stdout.contains("gave up"), "{}", r.stdout);
+}
+
+#[test]
+fn faults_after_the_end_of_the_run_are_reported_as_not_applied() {
+    let report = scratch("raft-not-applied.json");
+    let r = direct(
+        "raft",
+        &args(&format!(
+            "--sim --np 6 --requests 300 --crash 0@100 --restart 0@300 --report {}",
+            report.display()
+        )),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("faults not applied (the run ended at")
+            && r.stdout.contains("crash rank 0 at 100 ms, restart rank 0 at 300 ms"),
+        "{}",
+        r.stdout
+    );
+    let j = read_json(&report);
+    assert_eq!(
+        j["faults_not_applied"],
+        serde_json::json!(["crash rank 0 at 100 ms", "restart rank 0 at 300 ms"])
+    );
+}
+
+#[test]
+fn a_partition_that_outlasts_the_run_makes_termination_not_required() {
+    // No rank reaches a majority while it lasts: the servers stop after --give-up without
+    // progress, and termination cannot be asked of the run.
+    for bin in ["raft", "sequence-paxos"] {
+        let r = direct(
+            bin,
+            &args(
+                "--sim --np 6 --requests 600 --inflight 4 --partition 0,1|2|3|4@300..86400000 \
+                 --give-up 2000 --seed 1",
+            ),
+        );
+        assert_eq!(r.code, 0, "{bin}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("check termination: passed (not required: when the run ended at")
+                && r.stdout.contains("was still up and left no rank reaching a quorum"),
+            "{bin}: {}",
+            r.stdout
+        );
+    }
+}

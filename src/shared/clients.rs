@@ -130,6 +130,10 @@ impl Workload {
             None => false,
         }
     }
+    /// Commands answered so far.
+    pub fn answered(&self) -> usize {
+        self.done.len()
+    }
     /// Every command submitted and answered.
     pub fn is_done(&self) -> bool {
         self.next == self.total && self.outstanding.is_empty()

@@ -5,6 +5,7 @@
 //! - [`quorum`]: majorities and the index a quorum reached;
 //! - [`election`]: ballots and randomized election timeouts;
 //! - [`clients`]: command ids, the client workload (window, latencies);
+//! - [`progress`]: the no-progress deadline behind `--give-up`;
 //! - [`faults`]: the fault plan (crashes, drop, dup, delay, partitions, heal) and its decisions;
 //! - [`observe`]: history, ShiViz trace, SVG diagram, metrics, results and the JSON report;
 //! - [`service`]: servers and client ranks of a replicated service (options, messages, the
@@ -23,6 +24,7 @@ pub mod faults;
 pub mod mpi;
 pub mod observe;
 pub mod process;
+pub mod progress;
 pub mod quorum;
 pub mod run;
 pub mod runtime;

@@ -290,6 +290,14 @@ pub fn finish<B: Binary, O: Serialize>(common: &CommonArgs, c: Conclusion<'_, B:
         "{}: np={} driver={} seed={} faults: {}",
         name, run.np, run.driver, run.seed, run.faults
     );
+    let late = run.faults.not_applied(run.end_ms());
+    if !late.is_empty() {
+        println!(
+            "  faults not applied (the run ended at {} ms, before them): {}",
+            run.end_ms(),
+            late.join(", ")
+        );
+    }
     for line in &summary {
         println!("  {line}");
     }

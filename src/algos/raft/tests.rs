@@ -138,6 +138,7 @@ fn ack(s: &mut Server, from: Rank, index: u64) -> Fx {
             index,
             conflict_term: 0,
             rejected: 0,
+            done: false,
         }),
     )
 }
@@ -308,6 +309,7 @@ fn the_consistency_check_refuses_gaps_and_conflicts_and_truncates_a_conflicting_
                 index,
                 conflict_term,
                 rejected,
+                done: false,
             }),
         )
     };
@@ -355,6 +357,7 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
             index: 3,
             conflict_term: 2,
             rejected: 4,
+            done: false,
         }),
     );
     assert_eq!(
@@ -380,6 +383,7 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
             index: 2,
             conflict_term: 0,
             rejected: 5,
+            done: false,
         }),
     );
     assert!(sends_of(&fx).is_empty());
@@ -483,7 +487,8 @@ fn a_follower_behind_the_snapshot_gets_it_and_starts_from_it() {
                 ok: true,
                 index: 10,
                 conflict_term: 0,
-                rejected: 0
+                rejected: 0,
+                done: false
             })
         )]
     );

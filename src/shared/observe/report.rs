@@ -201,6 +201,15 @@ impl<O> RunResult<O> {
         })
     }
     /// The ranks that did not crash.
+    /// When the run ended (ms since its start: virtual in the simulator).
+    pub fn end_ms(&self) -> u64 {
+        (self.elapsed_s * 1000.0) as u64
+    }
+    /// The fault plan as far as the run carried it out (what was scheduled after its end
+    /// never happened): what the checkers judge the run by.
+    pub fn applied_faults(&self) -> FaultPlan {
+        self.faults.until(self.end_ms())
+    }
     pub fn correct_ranks(&self) -> impl Iterator<Item = &RankResult<O>> {
         self.ranks.iter().filter(|r| !r.crashed)
     }
@@ -267,6 +276,7 @@ impl<O: Serialize> RunResult<O> {
             "args": args,
             "faults": self.faults,
             "faults_text": self.faults.to_string(),
+            "faults_not_applied": self.faults.not_applied(self.end_ms()),
             "ending": self.ending,
             "elapsed_s": self.elapsed_s,
             "checks": checks,

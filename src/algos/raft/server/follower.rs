@@ -25,6 +25,7 @@ impl Server {
             index,
             conflict_term,
             rejected: m.prev_index,
+            done: s.executed_all(),
         };
         if m.term < self.term {
             ctx.send(from, reject(self, 0, 0));
@@ -102,6 +103,7 @@ impl Server {
                 index: matched,
                 conflict_term: 0,
                 rejected: 0,
+                done: self.executed_all(),
             },
         );
     }
@@ -115,6 +117,7 @@ impl Server {
                 index: 0,
                 conflict_term: 0,
                 rejected: 0,
+                done: self.executed_all(),
             };
             ctx.send(from, m);
             return;
