@@ -258,7 +258,8 @@ fn a_follower_cut_off_when_the_workload_ends_is_served_until_it_catches_up() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     for s in 0..3 {
         assert!(
-            r.stdout.contains(&format!("server {s}: term 2, applied 602 (commit 602)")),
+            r.stdout
+                .contains(&format!("server {s}: term 2, applied 602 (commit 602)")),
             "{}",
             r.stdout
         );
@@ -279,7 +280,8 @@ fn faults_after_the_end_of_the_run_are_reported_as_not_applied() {
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
         r.stdout.contains("faults not applied (the run ended at")
-            && r.stdout.contains("crash rank 0 at 100 ms, restart rank 0 at 300 ms"),
+            && r.stdout
+                .contains("crash rank 0 at 100 ms, restart rank 0 at 300 ms"),
         "{}",
         r.stdout
     );
@@ -304,8 +306,10 @@ fn a_partition_that_outlasts_the_run_makes_termination_not_required() {
         );
         assert_eq!(r.code, 0, "{bin}: {}", r.stdout);
         assert!(
-            r.stdout.contains("check termination: passed (not required: when the run ended at")
-                && r.stdout.contains("was still up and left no rank reaching a quorum"),
+            r.stdout
+                .contains("check termination: passed (not required: when the run ended at")
+                && r.stdout
+                    .contains("was still up and left no rank reaching a quorum"),
             "{bin}: {}",
             r.stdout
         );

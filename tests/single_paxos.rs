@@ -196,7 +196,8 @@ fn a_duel_ended_only_by_give_up_is_not_termination() {
     );
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
-        r.stdout.contains("check termination: FAILED (correct rank 0 gave up after"),
+        r.stdout
+            .contains("check termination: FAILED (correct rank 0 gave up after"),
         "{}",
         r.stdout
     );
