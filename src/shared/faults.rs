@@ -204,6 +204,38 @@ impl FaultPlan {
         late.phrases()
     }
 
+    /// Whether `rank` is up at `t_ms` by the plan: no crash since its last restart (a
+    /// `--crash-after-persist` counts from its time on, as its write may come at once).
+    pub fn up_at(&self, rank: Rank, t_ms: u64) -> bool {
+        let last = |v: &Vec<Crash>| {
+            v.iter()
+                .filter(|c| c.rank == rank && c.at_ms <= t_ms)
+                .map(|c| c.at_ms)
+                .max()
+        };
+        let down = last(&self.crashes).max(last(&self.persist_crashes));
+        match (down, last(&self.restarts)) {
+            (None, _) => true,
+            (Some(d), Some(r)) => r >= d,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The times (ms) at which what the plan does changes: crashes, restarts, partitions
+    /// beginning and ending, the heal.
+    pub fn changes_ms(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = (self.crashes.iter())
+            .chain(&self.restarts)
+            .chain(&self.persist_crashes)
+            .map(|c| c.at_ms)
+            .chain(self.partitions.iter().flat_map(|p| [p.from_ms, p.to_ms]))
+            .chain(self.heal_ms)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// Whether `a` and `b` can exchange messages at `t_ms` (no partition up then cuts them).
     pub fn connected_at(&self, a: Rank, b: Rank, t_ms: u64) -> bool {
         !self.partitions.iter().any(|p| p.cuts(a, b, t_ms))

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::kv::{op_of, Op};
 use super::{Applied, Args, Output, RaftClientReport, ServerReport};
-use crate::shared::clients::CommandId;
+use crate::shared::clients::{ClientReport, CommandId};
 use crate::shared::faults::Life;
-use crate::shared::service::CommitFigures;
+use crate::shared::service::{stall_check, CommitFigures};
 use crate::shared::{Check, Rank, RunResult};
 
 /// Every life of every server: (rank, life number, report).
@@ -354,6 +354,10 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
             ));
         }
     }
+    let work: Vec<(Rank, bool, &ClientReport)> = clients(run)
+        .map(|(r, crashed, c)| (r, crashed, &c.work))
+        .collect();
+    checks.push(stall_check(run, &work, &args.config(run.np).service, None));
     checks.push(Check::if_required(
         "termination",
         termination_required(args, run),

@@ -605,6 +605,7 @@ fn client(done: &[u32], reads: Vec<(u32, Option<u64>)>) -> Output {
             done: done.iter().map(|&s| (s, 10, 4)).collect(),
             first_submit_us: Some(0),
             last_reply_us: 10,
+            ..ClientReport::default()
         },
         reads,
     })

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{Args, Output, ServerReport};
 use crate::shared::clients::{ClientReport, CommandId};
-use crate::shared::service::CommitFigures;
+use crate::shared::service::{stall_check, CommitFigures};
 use crate::shared::{Check, Rank, RunResult};
 
 pub(super) fn servers_of(
@@ -48,6 +48,9 @@ fn termination_required(args: &Args, run: &RunResult<Output>) -> Result<(), Stri
     }
     faults.never_delivers().map_or(Ok(()), Err)
 }
+
+/// Why this Sequence Paxos may stall longer than the bound under partial connectivity.
+pub const PARTIAL_CONNECTIVITY_LIMIT: &str = "its ballot election has no quorum-connected test (OmniPaxos's BLE lets only a server that hears a majority stand), so under partial connectivity servers that cannot lead keep standing with higher ballots and delay the one that can reach everyone";
 
 /// The checks of a run.
 pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
@@ -125,6 +128,13 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
             answers,
         ),
     ];
+    let work: Vec<(Rank, bool, &ClientReport)> = clients_of(run).collect();
+    checks.push(stall_check(
+        run,
+        &work,
+        &args.service.config(run.np),
+        Some(PARTIAL_CONNECTIVITY_LIMIT),
+    ));
     checks.push(Check::if_required(
         "termination",
         required,
