@@ -188,6 +188,8 @@ fn mpi_mode(out: &str) {
         // Crash-stop: no stable storage.
         data_dir: std::env::temp_dir(),
         fsync: false,
+        // The binaries' default (--recv-buffer 1024 KiB).
+        recv_buffer: 1 << 20,
     };
     let args = PingArgs { trips: ROUND_TRIPS };
     let (mut raw, mut nonblocking, mut driver, mut ratios) = (vec![], vec![], vec![], vec![]);
