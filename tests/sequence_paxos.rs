@@ -157,7 +157,8 @@ fn progress_is_checked_during_the_run_and_the_partial_connectivity_limit_is_name
     );
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
-        r.stdout.contains("check progress: passed (not required: a known limit:")
+        r.stdout
+            .contains("check progress: passed (not required: a known limit:")
             && r.stdout.contains("client 5 waited"),
         "{}",
         r.stdout
@@ -165,7 +166,8 @@ fn progress_is_checked_during_the_run_and_the_partial_connectivity_limit_is_name
     // Without partitions the bound is required, and met.
     let r = direct("sequence-paxos", &args("--sim --np 6 --crash 0@30"));
     assert!(
-        r.stdout.contains("check progress: passed (the longest wait for an answer"),
+        r.stdout
+            .contains("check progress: passed (the longest wait for an answer"),
         "{}",
         r.stdout
     );

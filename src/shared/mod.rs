@@ -1,6 +1,8 @@
 //! The machinery every algorithm uses, in rooms, from the bottom up (each uses only those
 //! above it in this list):
 //!
+//! - [`interrupt`]: SIGINT and SIGTERM as a flag the drivers look at (a run ends early, not
+//!   the process);
 //! - [`process`]: the sans-IO process model (`Process`, `Ctx`, `Effect`, `Kind`, `Rank`);
 //! - [`quorum`]: majorities and the index a quorum reached;
 //! - [`election`]: ballots and randomized election timeouts;
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod clients;
 pub mod election;
 pub mod faults;
+pub mod interrupt;
 pub mod mpi;
 pub mod observe;
 pub mod process;

@@ -105,6 +105,8 @@ pub enum Ending {
     /// Simulator only: nothing left to happen (no message, no timer) but a live rank is not
     /// done. Under MPI the same run would wait for its timeout.
     Stuck,
+    /// SIGINT or SIGTERM ended it early ([`crate::shared::interrupt`]).
+    Interrupted,
 }
 
 /// What a role group found about itself over its own MPI communicator (see
