@@ -181,6 +181,8 @@ fn failures<'a>(
         for o in c.ops.iter().filter(|o| o.return_us.is_none()) {
             let required = if crashed {
                 Err("its client crashed".to_string())
+            } else if let Err(why) = run.interrupted() {
+                Err(why)
             } else {
                 completion_required(cfg, &faults, o.key)
             };

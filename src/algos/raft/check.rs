@@ -47,6 +47,7 @@ fn who(rank: Rank, life: usize) -> String {
 
 /// Whether the plan lets every client finish.
 fn termination_required(args: &Args, run: &RunResult<Output>) -> Result<(), String> {
+    run.interrupted()?;
     let (np, faults) = (run.np, &run.applied_faults());
     let cfg = args.config(np);
     let up: Vec<Rank> = (0..cfg.service.servers)

@@ -28,6 +28,7 @@ pub(super) fn clients_of(
 
 /// Whether the plan lets every client finish.
 fn termination_required(args: &Args, run: &RunResult<Output>) -> Result<(), String> {
+    run.interrupted()?;
     let (np, faults) = (run.np, &run.applied_faults());
     let cfg = args.service.config(np);
     let up: Vec<Rank> = (0..cfg.servers)

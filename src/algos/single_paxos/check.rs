@@ -8,6 +8,7 @@ use crate::shared::{Check, Rank, RunResult};
 
 /// Whether the plan lets the run decide: who must stay up, and links that deliver eventually.
 fn termination_required(args: &Args, run: &RunResult<Output>) -> Result<(), String> {
+    run.interrupted()?;
     let (np, faults) = (run.np, &run.applied_faults());
     let layout = args.layout(np);
     let up = |v: &Vec<Rank>| {

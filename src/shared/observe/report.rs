@@ -203,6 +203,16 @@ impl<O> RunResult<O> {
         })
     }
     /// The ranks that did not crash.
+    /// Why liveness cannot be asked of this run, whatever its plan: a signal ended it early.
+    pub fn interrupted(&self) -> Result<(), String> {
+        match self.ending {
+            Ending::Interrupted => Err(format!(
+                "the run was interrupted at {} ms (SIGINT or SIGTERM)",
+                self.end_ms()
+            )),
+            _ => Ok(()),
+        }
+    }
     /// When the run ended (ms since its start: virtual in the simulator).
     pub fn end_ms(&self) -> u64 {
         (self.elapsed_s * 1000.0) as u64

@@ -132,6 +132,9 @@ pub fn stall_check<O>(
         },
         bound as f64 / 1e3
     );
+    if let Err(why) = run.interrupted() {
+        return Check::if_required("progress", Err(format!("{why}; {detail}")), detail, over);
+    }
     let required = match (run.driver, partial_limit, limited.first()) {
         ("sim", Some(limit), Some(first)) if over.is_empty() => {
             Err(format!("a known limit: {limit}; {first}"))
