@@ -146,7 +146,6 @@ fn main() {
         // Crash-stop: no stable storage.
         data_dir: std::env::temp_dir(),
         fsync: false,
-        // The binaries' default (--recv-buffer 1024 KiB).
         recv_buffer: 1 << 20,
     };
     let run = run_mpi::<SequencePaxos>(&mpi, &args, &cfg);

@@ -188,7 +188,6 @@ fn mpi_mode(out: &str) {
         // Crash-stop: no stable storage.
         data_dir: std::env::temp_dir(),
         fsync: false,
-        // The binaries' default (--recv-buffer 1024 KiB).
         recv_buffer: 1 << 20,
     };
     let args = PingArgs { trips: ROUND_TRIPS };

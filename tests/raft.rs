@@ -401,20 +401,44 @@ fn under_mpirun_damaged_storage_keeps_the_server_out_and_names_the_byte() {
 
 #[test]
 fn under_mpirun_a_failed_write_stops_the_server_with_one_sentence() {
-    // Server 1's first snapshot is written to rank1.wal.new, here a folder: the write fails.
+    // Server 1's first snapshot (after 10,000 entries) is written to rank1.wal.new, made a
+    // folder as soon as rank1.wal exists (before, --data-dir would refuse a folder it holds):
+    // the write fails.
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
     let data = scratch("raft-write-fails");
     let _ = std::fs::remove_dir_all(&data);
-    std::fs::create_dir_all(data.join("rank1.wal.new")).unwrap();
     let report = scratch("raft-write-fails.json");
-    let r = mpirun(
-        4,
-        "raft",
-        &args(&format!(
-            "--requests 2000 --snapshot-every 100 --data-dir {} --report {}",
-            data.display(),
-            report.display()
-        )),
+    let flags = format!(
+        "--requests 20000 --inflight 4 --no-fsync --snapshot-every 10000 --data-dir {} \
+         --report {}",
+        data.display(),
+        report.display()
     );
+    let _one_job = mpirun_lock();
+    let mut child = Command::new(root().join("scripts/mpirun"))
+        .args(["-np", "4"])
+        .arg(bin("raft"))
+        .args(args(&flags))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !data.join("rank1.wal").exists() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("no rank1.wal in {}", data.display());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::fs::create_dir(data.join("rank1.wal.new")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     let all = format!("{}{}", r.stdout, r.stderr);
     assert_eq!(r.code, 1, "not 70 and an MPI abort: {all}");
     assert!(
@@ -432,5 +456,75 @@ fn under_mpirun_a_failed_write_stops_the_server_with_one_sentence() {
     assert_eq!(j["ranks"][1]["crashed"], true);
     for c in j["checks"].as_array().unwrap() {
         assert_eq!(c["passed"], c["name"] != "stable-storage", "{c}");
+    }
+}
+
+#[test]
+fn a_follower_cut_off_when_the_workload_ends_is_served_until_it_catches_up() {
+    // Server 1 is cut off from 600 ms, about when the clients finish: the leader, done with
+    // its own work, keeps heartbeating until 1 is back and has applied everything, instead of
+    // stopping and leaving 1 to idle to --give-up (once called "all checks passed").
+    let plan = "--sim --np 4 --requests 600 --inflight 4 --partition 0|1,2@300..600 \
+                --partition 1|0,2@600..900";
+    assert_sweep_passes("raft", &args(&format!("{plan} --seeds 0..200")));
+    let r = direct("raft", &args(&format!("{plan} --seed 1")));
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    for s in 0..3 {
+        assert!(
+            r.stdout
+                .contains(&format!("server {s}: term 2, applied 602 (commit 602)")),
+            "{}",
+            r.stdout
+        );
+    }
+    assert!(!r.stdout.contains("gave up"), "{}", r.stdout);
+}
+
+#[test]
+fn faults_after_the_end_of_the_run_are_reported_as_not_applied() {
+    let report = scratch("raft-not-applied.json");
+    let r = direct(
+        "raft",
+        &args(&format!(
+            "--sim --np 6 --requests 300 --crash 0@100 --restart 0@300 --report {}",
+            report.display()
+        )),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("faults not applied (the run ended at")
+            && r.stdout
+                .contains("crash rank 0 at 100 ms, restart rank 0 at 300 ms"),
+        "{}",
+        r.stdout
+    );
+    let j = read_json(&report);
+    assert_eq!(
+        j["faults_not_applied"],
+        serde_json::json!(["crash rank 0 at 100 ms", "restart rank 0 at 300 ms"])
+    );
+}
+
+#[test]
+fn a_partition_that_outlasts_the_run_makes_termination_not_required() {
+    // No rank reaches a majority while it lasts: the servers stop after --give-up without
+    // progress, and termination cannot be asked of the run.
+    for bin in ["raft", "sequence-paxos"] {
+        let r = direct(
+            bin,
+            &args(
+                "--sim --np 6 --requests 600 --inflight 4 --partition 0,1|2|3|4@300..86400000 \
+                 --give-up 2000 --seed 1",
+            ),
+        );
+        assert_eq!(r.code, 0, "{bin}: {}", r.stdout);
+        assert!(
+            r.stdout
+                .contains("check termination: passed (not required: when the run ended at")
+                && r.stdout
+                    .contains("was still up and left no rank reaching a quorum"),
+            "{bin}: {}",
+            r.stdout
+        );
     }
 }

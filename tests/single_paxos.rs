@@ -185,3 +185,20 @@ fn bad_input() {
         );
     }
 }
+
+#[test]
+fn a_duel_ended_only_by_give_up_is_not_termination() {
+    // Six proposers with no backoff duel; when they give up, the last ballot completes. That
+    // decision is not the algorithm terminating, and the check says so.
+    let r = direct(
+        "single-paxos",
+        &args("--sim --np 6 --colocate --delay 0..5 --backoff 0 --patience 5 --seed 3"),
+    );
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("check termination: FAILED (correct rank 0 gave up after"),
+        "{}",
+        r.stdout
+    );
+}

@@ -28,10 +28,12 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::shared::cli::CommonArgs;
+use crate::shared::interrupt::{self, Signal};
 use crate::shared::mpi::primitives::{
     self, Cell, LegacyCell, LegacyLocal, LocalCell, MaxRegister, RmaCellHost,
 };
 use crate::shared::mpi::World;
+use crate::shared::observe::outputs::Outputs;
 use crate::shared::observe::report::{Ending, Metrics, RankResult, RunResult};
 use crate::shared::process::{process_rng, Rank};
 use crate::shared::run::{self, code, Binary, Conclusion};
@@ -91,6 +93,8 @@ pub struct RankLog {
     pub elapsed_s: f64,
     pub crashed: bool,
     pub timed_out: bool,
+    /// A signal stopped its operations (SIGINT, SIGTERM).
+    pub interrupted: Option<Signal>,
     /// The host it ran on (under MPI).
     pub host: String,
 }
@@ -139,6 +143,10 @@ pub fn run_rank<C: Cell>(
         }
         if t >= limits.deadline {
             log.timed_out = true;
+            break;
+        }
+        if let Some(s) = interrupt::signal() {
+            log.interrupted = Some(s);
             break;
         }
         let value = match op {
@@ -315,12 +323,23 @@ impl Binary for SharedCounter {
         validate(args, common, np)
     }
 
-    fn in_process(args: &CounterArgs, common: &CommonArgs, np: usize, _: &[OsString]) -> u8 {
-        in_process(args, common, np)
+    fn in_process(
+        args: &CounterArgs,
+        common: &CommonArgs,
+        np: usize,
+        _: &[OsString],
+        outputs: &mut Outputs,
+    ) -> u8 {
+        in_process(args, common, np, outputs)
     }
 
-    fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
-        let code = under_mpi(world, args, common);
+    fn under_mpi(
+        world: &World,
+        args: &CounterArgs,
+        common: &CommonArgs,
+        outputs: &mut Outputs,
+    ) -> u8 {
+        let code = under_mpi(world, args, common, outputs);
         world.agree_on_exit_code(code)
     }
 }
@@ -339,6 +358,7 @@ fn validate(args: &CounterArgs, common: &CommonArgs, np: usize) -> Result<(), St
     }
     let faults = common.faults();
     faults.validate(np)?;
+    run::refuse_recovery(SharedCounter::NAME, &faults)?;
     if faults.drop > 0.0
         || faults.dup > 0.0
         || faults.delay_ms.is_some()
@@ -378,7 +398,7 @@ fn limits(common: &CommonArgs, rank: Rank) -> Limits {
 
 /// `--sim`: the ranks as threads on the in-process backends (real concurrency, so not
 /// deterministic; the MPI-free way to try the primitives).
-fn in_process(args: &CounterArgs, common: &CommonArgs, np: usize) -> u8 {
+fn in_process(args: &CounterArgs, common: &CommonArgs, np: usize, outputs: &mut Outputs) -> u8 {
     let init = initial(args.op);
     let local = LocalCell::new(init);
     let legacy = LegacyLocal::new(np, init);
@@ -407,10 +427,18 @@ fn in_process(args: &CounterArgs, common: &CommonArgs, np: usize) -> u8 {
         Scheme::Legacy => legacy.for_rank(0).load(),
     };
     let elapsed = logs.iter().map(|l| l.elapsed_s).fold(0.0, f64::max);
-    conclude(args, common, "sim-threads", final_value, logs, elapsed)
+    conclude(
+        args,
+        common,
+        outputs,
+        "sim-threads",
+        final_value,
+        logs,
+        elapsed,
+    )
 }
 
-fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
+fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs, outputs: &mut Outputs) -> u8 {
     let (rank, init) = (world.rank(), initial(args.op));
     // The run's time is rank 0's clock from before the first barrier (no rank can start
     // earlier) to after the second (every rank has finished): one clock for the whole run.
@@ -470,6 +498,7 @@ fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
     conclude(
         args,
         common,
+        outputs,
         "mpi",
         final_value.expect("rank 0 read it"),
         logs,
@@ -477,9 +506,16 @@ fn under_mpi(world: &World, args: &CounterArgs, common: &CommonArgs) -> u8 {
     )
 }
 
+/// The signal that stopped some rank's operations, if any (SIGTERM if one rank had it).
+fn stopped_by(logs: &[RankLog]) -> Option<Signal> {
+    let signals = logs.iter().filter_map(|l| l.interrupted);
+    signals.max_by_key(|s| *s == Signal::Term)
+}
+
 fn conclude(
     args: &CounterArgs,
     common: &CommonArgs,
+    outputs: &mut Outputs,
     driver: &'static str,
     final_value: i64,
     logs: Vec<RankLog>,
@@ -540,7 +576,11 @@ fn conclude(
         np: logs.len(),
         seed: common.seed,
         faults: common.faults(),
-        ending: if logs.iter().any(|l| l.timed_out) {
+        ending: if let Some(s) = stopped_by(&logs) {
+            // Rank 0 says which signal, though another rank may have had it.
+            interrupt::note(s);
+            Ending::Interrupted
+        } else if logs.iter().any(|l| l.timed_out) {
             Ending::TimedOut
         } else {
             Ending::Finished
@@ -552,6 +592,7 @@ fn conclude(
     };
     run::finish::<SharedCounter, _>(
         common,
+        outputs,
         Conclusion {
             args,
             run: &run,

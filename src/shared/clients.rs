@@ -60,7 +60,15 @@ pub struct Workload {
     done: Vec<(u32, u32, u32)>,
     first_submit_us: Option<u64>,
     last_reply_us: u64,
+    /// Since when it has waited for an answer with commands outstanding (µs), and the waits
+    /// of at least [`STALL_US`] that an answer ended: (from, to).
+    waiting_since_us: Option<u64>,
+    stalls: Vec<(u64, u64)>,
 }
+
+/// The shortest wait for an answer that a client records as a stall (µs): far below any
+/// protocol's timeouts, so no wait that matters is missed.
+pub const STALL_US: u64 = 10_000;
 
 /// What a client reports: the checkers read `submitted` and `done`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +80,12 @@ pub struct ClientReport {
     pub done: Vec<(u32, u32, u32)>,
     pub first_submit_us: Option<u64>,
     pub last_reply_us: u64,
+    /// Waits for an answer of at least [`STALL_US`], with commands outstanding: (from, to) µs.
+    #[serde(default)]
+    pub stalls: Vec<(u64, u64)>,
+    /// Waiting for an answer at the end of the run since this time (µs), if it was.
+    #[serde(default)]
+    pub waiting_since_us: Option<u64>,
 }
 
 impl Workload {
@@ -85,6 +99,8 @@ impl Workload {
             done: Vec::new(),
             first_submit_us: None,
             last_reply_us: 0,
+            waiting_since_us: None,
+            stalls: Vec::new(),
         }
     }
     pub fn id(&self, seq: u32) -> CommandId {
@@ -105,6 +121,7 @@ impl Workload {
         self.next += n;
         if n > 0 {
             self.first_submit_us.get_or_insert(now_us);
+            self.waiting_since_us.get_or_insert(now_us);
         }
         seqs
     }
@@ -125,10 +142,20 @@ impl Workload {
                 let hops = steps.saturating_sub(s).min(u32::MAX as u64) as u32;
                 self.done.push((seq, lat, hops));
                 self.last_reply_us = self.last_reply_us.max(now_us);
+                if let Some(since) = self.waiting_since_us {
+                    if now_us.saturating_sub(since) >= STALL_US {
+                        self.stalls.push((since, now_us));
+                    }
+                }
+                self.waiting_since_us = (!self.outstanding.is_empty()).then_some(now_us);
                 true
             }
             None => false,
         }
+    }
+    /// Commands answered so far.
+    pub fn answered(&self) -> usize {
+        self.done.len()
     }
     /// Every command submitted and answered.
     pub fn is_done(&self) -> bool {
@@ -140,6 +167,8 @@ impl Workload {
             done: self.done.clone(),
             first_submit_us: self.first_submit_us,
             last_reply_us: self.last_reply_us,
+            stalls: self.stalls.clone(),
+            waiting_since_us: self.waiting_since_us,
         }
     }
 }

@@ -159,6 +159,130 @@ impl FaultPlan {
             .then(|| format!("links drop {} of the messages to the end", self.drop))
     }
 
+    /// The plan as far as a run that ended at `end_ms` carried it out: crashes, restarts and
+    /// partitions scheduled later never happened.
+    pub fn until(&self, end_ms: u64) -> FaultPlan {
+        let keep = |v: &Vec<Crash>| v.iter().copied().filter(|c| c.at_ms <= end_ms).collect();
+        FaultPlan {
+            crashes: keep(&self.crashes),
+            restarts: keep(&self.restarts),
+            persist_crashes: keep(&self.persist_crashes),
+            partitions: self
+                .partitions
+                .iter()
+                .filter(|p| p.from_ms <= end_ms)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The faults a run that ended at `end_ms` never reached, one phrase each.
+    pub fn not_applied(&self, end_ms: u64) -> Vec<String> {
+        let late = FaultPlan {
+            crashes: self
+                .crashes
+                .iter()
+                .copied()
+                .filter(|c| c.at_ms > end_ms)
+                .collect(),
+            restarts: self
+                .restarts
+                .iter()
+                .copied()
+                .filter(|c| c.at_ms > end_ms)
+                .collect(),
+            persist_crashes: (self.persist_crashes.iter().copied())
+                .filter(|c| c.at_ms > end_ms)
+                .collect(),
+            partitions: (self.partitions.iter())
+                .filter(|p| p.from_ms > end_ms)
+                .cloned()
+                .collect(),
+            ..FaultPlan::default()
+        };
+        late.phrases()
+    }
+
+    /// Whether `rank` is up at `t_ms` by the plan: no crash since its last restart (a
+    /// `--crash-after-persist` counts from its time on, as its write may come at once).
+    pub fn up_at(&self, rank: Rank, t_ms: u64) -> bool {
+        let last = |v: &Vec<Crash>| {
+            v.iter()
+                .filter(|c| c.rank == rank && c.at_ms <= t_ms)
+                .map(|c| c.at_ms)
+                .max()
+        };
+        let down = last(&self.crashes).max(last(&self.persist_crashes));
+        match (down, last(&self.restarts)) {
+            (None, _) => true,
+            (Some(d), Some(r)) => r >= d,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The times (ms) at which what the plan does changes: crashes, restarts, partitions
+    /// beginning and ending, the heal.
+    pub fn changes_ms(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = (self.crashes.iter())
+            .chain(&self.restarts)
+            .chain(&self.persist_crashes)
+            .map(|c| c.at_ms)
+            .chain(self.partitions.iter().flat_map(|p| [p.from_ms, p.to_ms]))
+            .chain(self.heal_ms)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Whether `a` and `b` can exchange messages at `t_ms` (no partition up then cuts them).
+    pub fn connected_at(&self, a: Rank, b: Rank, t_ms: u64) -> bool {
+        !self.partitions.iter().any(|p| p.cuts(a, b, t_ms))
+    }
+
+    /// Whether a partition up at `t_ms` cuts `r` from any of `others`.
+    pub fn cut_off_at(&self, r: Rank, others: &[Rank], t_ms: u64) -> bool {
+        others.iter().any(|&o| !self.connected_at(r, o, t_ms))
+    }
+
+    /// Why liveness cannot be asked of a run that ended at `end_ms` with partitions still up:
+    /// no rank of `hubs` reaches `quorum` of `members` (itself included) and every rank of
+    /// `all` directly, so no leader could make progress; whether the ranks would finish once
+    /// the partition heals, the run did not last long enough to see. `None` where one does,
+    /// or no partition is up at the end.
+    pub fn blocked_at_end(
+        &self,
+        end_ms: u64,
+        hubs: &[Rank],
+        members: &[Rank],
+        quorum: usize,
+        all: &[Rank],
+    ) -> Option<String> {
+        let up: Vec<&Partition> = (self.partitions.iter())
+            .filter(|p| p.from_ms <= end_ms && end_ms < p.to_ms)
+            .collect();
+        if up.is_empty() {
+            return None;
+        }
+        let hub = hubs.iter().any(|&h| {
+            let reach = members
+                .iter()
+                .filter(|&&m| self.connected_at(h, m, end_ms))
+                .count();
+            reach >= quorum && !self.cut_off_at(h, all, end_ms)
+        });
+        let named: Vec<String> = (up.iter())
+            .map(|p| format!("{} ({}..{} ms)", p.groups_text(), p.from_ms, p.to_ms))
+            .collect();
+        (!hub).then(|| {
+            format!(
+                "when the run ended at {end_ms} ms the partition {} was still up and left no rank reaching a quorum",
+                named.join(", ")
+            )
+        })
+    }
+
     /// Reject a plan that names ranks outside `0..np`, with one sentence.
     pub fn validate(&self, np: usize) -> Result<(), String> {
         for (flag, list) in [
@@ -219,11 +343,24 @@ impl FaultPlan {
     }
 }
 
-impl fmt::Display for FaultPlan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_empty() {
-            return write!(f, "none");
-        }
+impl Partition {
+    /// The groups as on the command line: `0,1|2,3`.
+    pub fn groups_text(&self) -> String {
+        let groups: Vec<String> = (self.groups.iter())
+            .map(|g| {
+                g.iter()
+                    .map(|r| r.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect();
+        groups.join("|")
+    }
+}
+
+impl FaultPlan {
+    /// One phrase per fault, in the order of the flags.
+    fn phrases(&self) -> Vec<String> {
         let mut parts = Vec::new();
         for c in &self.crashes {
             parts.push(format!("crash rank {} at {} ms", c.rank, c.at_ms));
@@ -250,24 +387,23 @@ impl fmt::Display for FaultPlan {
             parts.push(format!("links reliable from {h} ms"));
         }
         for p in &self.partitions {
-            let groups: Vec<String> = p
-                .groups
-                .iter()
-                .map(|g| {
-                    g.iter()
-                        .map(|r| r.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .collect();
             parts.push(format!(
                 "partition {} during {}..{} ms",
-                groups.join("|"),
+                p.groups_text(),
                 p.from_ms,
                 p.to_ms
             ));
         }
-        write!(f, "{}", parts.join(", "))
+        parts
+    }
+}
+
+impl fmt::Display for FaultPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return write!(f, "none");
+        }
+        write!(f, "{}", self.phrases().join(", "))
     }
 }
 

@@ -1,10 +1,13 @@
 //! The machinery every algorithm uses, in rooms, from the bottom up (each uses only those
 //! above it in this list):
 //!
+//! - [`interrupt`]: SIGINT and SIGTERM as a flag the drivers look at (a run ends early, not
+//!   the process);
 //! - [`process`]: the sans-IO process model (`Process`, `Ctx`, `Effect`, `Kind`, `Rank`);
 //! - [`quorum`]: majorities and the index a quorum reached;
 //! - [`election`]: ballots and randomized election timeouts;
 //! - [`clients`]: command ids, the client workload (window, latencies);
+//! - [`progress`]: the no-progress deadline behind `--give-up`;
 //! - [`faults`]: the fault plan (crashes, drop, dup, delay, partitions, heal) and its decisions;
 //! - [`observe`]: history, ShiViz trace, SVG diagram, metrics, results and the JSON report;
 //! - [`service`]: servers and client ranks of a replicated service (options, messages, the
@@ -20,9 +23,11 @@ pub mod cli;
 pub mod clients;
 pub mod election;
 pub mod faults;
+pub mod interrupt;
 pub mod mpi;
 pub mod observe;
 pub mod process;
+pub mod progress;
 pub mod quorum;
 pub mod run;
 pub mod runtime;

@@ -1,11 +1,20 @@
 //! The `main` of every binary: parse the command line, run under MPI or the simulator, check,
 //! print, write the report, trace and diagram, and exit with the documented code.
 //!
-//! Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 the run did not finish.
+//! Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 the run did not finish;
+//! 130 and 143 a SIGINT or SIGTERM ended it early (what it had done was still checked,
+//! printed and written).
+//!
+//! Bad input is found before anything runs, and said once (by rank 0 under mpirun, every rank
+//! exiting 2): the options, the output files (opened, [`Outputs`]) and `--data-dir`
+//! ([`data_dir`]). Results go to standard output through a [`Console`], which a closed pipe
+//! silences without ending the run.
+
+mod console;
+pub mod data_dir;
 
 use std::ffi::OsString;
 use std::fmt::Debug;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,11 +24,15 @@ use serde_json::Value;
 
 use super::algorithm::Algorithm;
 use super::cli::CommonArgs;
+use super::faults::FaultPlan;
+use super::interrupt;
 use super::mpi::{run_mpi, MpiConfig, SetupFailed, World};
+use super::observe::outputs::Outputs;
 use super::observe::report::{Check, Ending, RunResult};
 use super::observe::{diagram, trace};
 use super::process::Process;
 use super::runtime::sim::{simulate, SimConfig};
+pub use console::Console;
 
 /// Exit codes.
 pub mod code {
@@ -27,6 +40,10 @@ pub mod code {
     pub const CHECK_FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
     pub const DID_NOT_FINISH: u8 = 3;
+    /// A SIGINT (Ctrl-C) ended the run early: 128 + 2.
+    pub const INTERRUPTED: u8 = 130;
+    /// A SIGTERM ended the run early: 128 + 15.
+    pub const TERMINATED: u8 = 143;
 }
 
 #[derive(Parser, Debug)]
@@ -46,8 +63,38 @@ fn launcher_rank() -> Option<u32> {
 
 /// Print one sentence naming the problem; the usage exit code.
 pub fn usage_error(msg: &str) -> u8 {
-    eprintln!("error: {msg}");
+    console::error(msg);
     code::USAGE
+}
+
+/// A usage error of one rank of several: said unless `quiet` (every rank but one finds the
+/// same problem, and one says it); the usage exit code either way.
+fn refuse(quiet: bool, msg: &str) -> u8 {
+    if quiet {
+        code::USAGE
+    } else {
+        usage_error(msg)
+    }
+}
+
+/// The refusal of `--restart` and `--crash-after-persist` by a binary whose ranks cannot
+/// recover (they keep nothing on stable storage).
+pub fn refuse_recovery(name: &str, faults: &FaultPlan) -> Result<(), String> {
+    if faults.recovers() {
+        return Err(format!(
+            "{name} is crash-stop: its ranks keep nothing on stable storage, so --restart and --crash-after-persist are only for algorithms that recover (raft, distributed-hashmap --backend raft)"
+        ));
+    }
+    Ok(())
+}
+
+/// The output files the options name, opened (created) before the run.
+fn open_outputs(common: &CommonArgs) -> Result<Outputs, String> {
+    Outputs::open([
+        ("report", common.report.as_deref()),
+        ("trace", common.trace.as_deref()),
+        ("diagram", common.diagram.as_deref()),
+    ])
 }
 
 /// Entry point of every binary.
@@ -98,7 +145,8 @@ pub fn init_logging() {
 
 /// What [`run`] needs of a binary, whatever drives its ranks: its name and options, and how
 /// it runs in one process (`--sim`) and as one rank of an mpirun job. [`run`] owns the skeleton
-/// (parse, pick the driver, refuse bad input once, the exit code); a `Binary` fills it in.
+/// (parse, pick the driver, refuse bad input once, open the output files, the exit code); a
+/// `Binary` fills it in.
 ///
 /// There are two kinds. Every [`Algorithm`] is one (the blanket impl below): sans-IO processes
 /// run by the simulator or the MPI event loop. `shared-counter`
@@ -116,12 +164,23 @@ pub trait Binary {
 
     /// Reject options that cannot work with `np` ranks, with one sentence.
     fn validate(args: &Self::Args, common: &CommonArgs, np: usize) -> Result<(), String>;
-    /// `--sim --np N`, validated: run (or sweep `--seeds`) in this process; the exit code.
-    /// `argv` is the whole command line (a sweep prints how to rerun one seed).
-    fn in_process(args: &Self::Args, common: &CommonArgs, np: usize, argv: &[OsString]) -> u8;
+    /// `--sim --np N`, validated: run (or sweep `--seeds`) in this process, writing `outputs`;
+    /// the exit code. `argv` is the whole command line (a sweep prints how to rerun one seed).
+    fn in_process(
+        args: &Self::Args,
+        common: &CommonArgs,
+        np: usize,
+        argv: &[OsString],
+        outputs: &mut Outputs,
+    ) -> u8;
     /// This rank's part of an mpirun job, validated; the exit code every rank agreed on
-    /// ([`World::agree_on_exit_code`]).
-    fn under_mpi(world: &World, args: &Self::Args, common: &CommonArgs) -> u8;
+    /// ([`World::agree_on_exit_code`]). Rank 0 writes `outputs` (the others have none).
+    fn under_mpi(
+        world: &World,
+        args: &Self::Args,
+        common: &CommonArgs,
+        outputs: &mut Outputs,
+    ) -> u8;
 }
 
 impl<A: Algorithm> Binary for A {
@@ -135,26 +194,29 @@ impl<A: Algorithm> Binary for A {
         }
         let faults = common.faults();
         faults.validate(np)?;
-        if faults.recovers() && !A::RECOVERS {
-            return Err(format!(
-                "{} is crash-stop: its ranks keep nothing on stable storage, so --restart and --crash-after-persist are only for algorithms that recover (raft)",
-                A::NAME
-            ));
+        if !A::RECOVERS {
+            refuse_recovery(A::NAME, &faults)?;
         }
         A::validate(args, np, &faults)
     }
 
-    fn in_process(args: &A::Args, common: &CommonArgs, np: usize, argv: &[OsString]) -> u8 {
+    fn in_process(
+        args: &A::Args,
+        common: &CommonArgs,
+        np: usize,
+        argv: &[OsString],
+        outputs: &mut Outputs,
+    ) -> u8 {
         match &common.seeds {
             Some(seeds) => sweep::<A>(args, common, np, seeds.clone(), argv),
             None => {
                 let run = simulate::<A>(args, &sim_config(common, np, common.seed));
-                conclude::<A>(args, common, &run)
+                conclude::<A>(args, common, outputs, &run)
             }
         }
     }
 
-    fn under_mpi(world: &World, args: &A::Args, common: &CommonArgs) -> u8 {
+    fn under_mpi(world: &World, args: &A::Args, common: &CommonArgs, outputs: &mut Outputs) -> u8 {
         // Stable storage of ranks that recover: --data-dir, or a fresh folder per job (rank 0's
         // process id, which every rank learns) removed at the end.
         let (data_dir, temporary) = match &common.data_dir {
@@ -164,6 +226,12 @@ impl<A: Algorithm> Binary for A {
                 A::RECOVERS,
             ),
         };
+        if A::RECOVERS && common.data_dir.is_some() {
+            let code = settle_data_dir(world, &data_dir);
+            if code != code::OK {
+                return code;
+            }
+        }
         let cfg = MpiConfig {
             seed: common.seed,
             faults: common.faults(),
@@ -174,7 +242,7 @@ impl<A: Algorithm> Binary for A {
             recv_buffer: common.recv_buffer_kib as usize * 1024,
         };
         let code = match run_mpi::<A>(world, args, &cfg) {
-            Ok(Some(run)) => conclude::<A>(args, common, &run),
+            Ok(Some(run)) => conclude::<A>(args, common, outputs, &run),
             Ok(None) => 0,
             Err(SetupFailed) => code::USAGE,
         };
@@ -187,6 +255,38 @@ impl<A: Algorithm> Binary for A {
     }
 }
 
+/// Look into `--data-dir` on every rank (on a cluster each host has its own) before anyone
+/// writes there; rank 0 says, once, why the run is refused, or that an earlier run's storage
+/// is replaced (and removes it, before any rank creates its file). The agreed exit code.
+fn settle_data_dir(world: &World, dir: &std::path::Path) -> u8 {
+    let mine = match data_dir::inspect(dir) {
+        Err(e) => format!("E{e}"),
+        Ok(data_dir::Found::Earlier(n)) => format!("N{n}"),
+        Ok(data_dir::Found::Nothing) => String::new(),
+    };
+    world.settle(&mine, |all| {
+        if let Some(e) = all.iter().find_map(|s| s.strip_prefix('E')) {
+            return usage_error(e);
+        }
+        let files: usize = all
+            .iter()
+            .filter_map(|s| s.strip_prefix('N')?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0);
+        if files == 0 {
+            return code::OK;
+        }
+        console::note(&format!(
+            "--data-dir {} holds the storage of an earlier run ({files} files): this run starts afresh and replaces it",
+            dir.display()
+        ));
+        match data_dir::remove_earlier(dir) {
+            Ok(()) => code::OK,
+            Err(e) => usage_error(&e),
+        }
+    })
+}
+
 /// The skeleton every binary's `main` runs: parse `argv`, then run `B` in this process
 /// (`--sim`) or as a rank of an mpirun job; returns the exit code.
 pub fn run<B: Binary>(argv: Vec<OsString>) -> u8 {
@@ -195,37 +295,59 @@ pub fn run<B: Binary>(argv: Vec<OsString>) -> u8 {
         Err(code) => return code,
     };
     let (args, common, quiet) = (&cli.algo, &cli.common, cli.quiet);
-    if common.simulated() && quiet {
-        // Started by mpirun with --sim: the simulation runs once, on rank 0.
-        return code::OK;
-    }
     if common.simulated() {
+        // Under mpirun every rank checks the input and all exit alike; rank 0 alone speaks,
+        // and runs the simulation.
         let Some(np) = common.np.map(usize::from) else {
-            return usage_error("--sim needs --np N, the number of simulated ranks");
+            let msg = if common.sim {
+                "--sim needs --np N, the number of simulated ranks"
+            } else {
+                "--seeds sweeps the simulator and needs --np N, the number of simulated ranks (under mpirun too)"
+            };
+            return refuse(quiet, msg);
         };
         if let Err(msg) = B::validate(args, common, np) {
-            return usage_error(&msg);
+            return refuse(quiet, &msg);
         }
-        return B::in_process(args, common, np, &argv);
+        if quiet {
+            return code::OK;
+        }
+        let mut outputs = match open_outputs(common) {
+            Ok(o) => o,
+            Err(msg) => return usage_error(&msg),
+        };
+        interrupt::install();
+        return B::in_process(args, common, np, &argv, &mut outputs);
     }
     if common.np.is_some() {
-        return if quiet {
-            code::USAGE
-        } else {
-            usage_error("--np is for --sim; under mpirun the number of ranks is mpirun's -np")
-        };
+        return refuse(
+            quiet,
+            "--np is for --sim; under mpirun the number of ranks is mpirun's -np",
+        );
     }
     let Some(world) = World::init() else {
-        return usage_error("MPI could not be initialized");
+        return refuse(quiet, "MPI could not be initialized");
     };
+    // After MPI_Init, so that nothing MPI installs replaces the handlers.
+    interrupt::install();
+    let root = world.rank() == 0;
     if let Err(msg) = B::validate(args, common, world.size()) {
-        return if world.rank() == 0 && !quiet {
-            usage_error(&msg)
-        } else {
-            code::USAGE
-        };
+        return refuse(quiet || !root, &msg);
     }
-    B::under_mpi(&world, args, common)
+    // Rank 0 writes the outputs: it opens them now, and a path it cannot write stops every
+    // rank before the run.
+    let mut outputs = Outputs::none();
+    let mut opened = code::OK;
+    if root {
+        match open_outputs(common) {
+            Ok(o) => outputs = o,
+            Err(msg) => opened = usage_error(&msg),
+        }
+    }
+    if world.agree_on_exit_code(opened) != code::OK {
+        return code::USAGE;
+    }
+    B::under_mpi(&world, args, common, &mut outputs)
 }
 
 fn sim_config(common: &CommonArgs, np: usize, seed: u64) -> SimConfig {
@@ -242,6 +364,7 @@ fn sim_config(common: &CommonArgs, np: usize, seed: u64) -> SimConfig {
 fn conclude<A: Algorithm>(
     args: &A::Args,
     common: &CommonArgs,
+    outputs: &mut Outputs,
     run: &RunResult<<A::Proc as Process>::Output>,
 ) -> u8 {
     let mut checks = A::check(args, run);
@@ -249,6 +372,7 @@ fn conclude<A: Algorithm>(
     checks.extend(run.storage_check());
     finish::<A, _>(
         common,
+        outputs,
         Conclusion {
             args,
             run,
@@ -275,8 +399,13 @@ pub struct Conclusion<'a, Args, O> {
 }
 
 /// Print the summary, the message counts (for binaries that exchange messages), the checks
-/// and the verdict; write the report, trace and diagram. Returns the exit code.
-pub fn finish<B: Binary, O: Serialize>(common: &CommonArgs, c: Conclusion<'_, B::Args, O>) -> u8 {
+/// and the verdict; write the report, trace and diagram to the `outputs` opened before the
+/// run. Returns the exit code.
+pub fn finish<B: Binary, O: Serialize>(
+    common: &CommonArgs,
+    outputs: &mut Outputs,
+    c: Conclusion<'_, B::Args, O>,
+) -> u8 {
     let Conclusion {
         args,
         run,
@@ -287,15 +416,24 @@ pub fn finish<B: Binary, O: Serialize>(common: &CommonArgs, c: Conclusion<'_, B:
     } = c;
     let name = B::NAME;
     let m = run.metrics();
-    println!(
+    let mut out = Console::new();
+    out.line(format_args!(
         "{}: np={} driver={} seed={} faults: {}",
         name, run.np, run.driver, run.seed, run.faults
-    );
+    ));
+    let late = run.faults.not_applied(run.end_ms());
+    if !late.is_empty() {
+        out.line(format_args!(
+            "  faults not applied (the run ended at {} ms, before them): {}",
+            run.end_ms(),
+            late.join(", ")
+        ));
+    }
     for line in &summary {
-        println!("  {line}");
+        out.line(format_args!("  {line}"));
     }
     if B::EXCHANGES_MESSAGES {
-        println!(
+        out.line(format_args!(
             "  messages: {} sent, {} delivered, {} dropped, {} duplicated, {} lost to crashes; {} bytes; {} communication steps; {:.3} s{}",
             m.total.sent,
             m.total.delivered,
@@ -306,58 +444,68 @@ pub fn finish<B: Binary, O: Serialize>(common: &CommonArgs, c: Conclusion<'_, B:
             m.communication_steps,
             run.elapsed_s,
             if run.driver == "sim" { " (virtual)" } else { "" }
-        );
+        ));
     }
     if m.decode_failures > 0 {
-        println!("  {} messages failed to decode", m.decode_failures);
+        out.line(format_args!(
+            "  {} messages failed to decode",
+            m.decode_failures
+        ));
     }
     for c in &checks {
-        println!(
+        out.line(format_args!(
             "  check {}: {} ({})",
             c.name,
             if c.passed { "passed" } else { "FAILED" },
             c.detail
-        );
+        ));
     }
     let mut code = verdict(run.ending, &checks);
-    println!("{}", verdict_line(run, code));
-    if let Some(path) = &common.report {
+    out.line(verdict_line(run, code, common.timeout));
+    let mut files: Vec<(&str, String)> = Vec::new();
+    if outputs.wants("report") {
         let args_json = serde_json::to_value(args).unwrap_or(Value::Null);
         let mut report = run.report_with(args_json, &checks, &summary, view);
-        if let (Some(Value::Object(figures)), Value::Object(r)) = (figures, &mut report) {
-            r.extend(figures);
+        if let Value::Object(r) = &mut report {
+            if let Some(Value::Object(figures)) = figures {
+                r.extend(figures);
+            }
+            if run.ending == Ending::Interrupted {
+                let by = interrupt::signal().map_or("a signal", |s| s.name());
+                r.insert("interrupted_by".into(), Value::from(by));
+            }
         }
-        code = write_or(
-            path,
-            &serde_json::to_string_pretty(&report).expect("json"),
-            code,
-        );
+        let text = serde_json::to_string_pretty(&report).unwrap_or_else(|e| {
+            format!("{{\"error\": \"the report could not be written as JSON: {e}\"}}")
+        });
+        files.push(("report", text));
     }
     if let Some(h) = &run.history {
-        if let Some(path) = &common.trace {
-            code = write_or(path, &trace::shiviz(h), code);
+        if outputs.wants("trace") {
+            files.push(("trace", trace::shiviz(h)));
         }
-        if let Some(path) = &common.diagram {
+        if outputs.wants("diagram") {
             let title = format!(
                 "{} np={} seed={} faults: {}",
                 name, run.np, run.seed, run.faults
             );
-            code = write_or(path, &diagram::svg(h, &title), code);
+            files.push(("diagram", diagram::svg(h, &title)));
+        }
+    }
+    for (what, text) in files {
+        if let Err(e) = outputs.write(what, &text) {
+            code = usage_error(&e);
         }
     }
     code
 }
 
-fn write_or(path: &Path, text: &str, code: u8) -> u8 {
-    match std::fs::write(path, text) {
-        Ok(()) => code,
-        Err(e) => usage_error(&format!("cannot write {}: {e}", path.display())),
-    }
-}
-
-/// The exit code of a run: 1 if a check failed, else 3 if it did not finish, else 0.
+/// The exit code of a run: 130 or 143 if a signal ended it, else 1 if a check failed, else 3
+/// if it did not finish, else 0.
 pub fn verdict(ending: Ending, checks: &[Check]) -> u8 {
-    if checks.iter().any(|c| !c.passed) {
+    if ending == Ending::Interrupted {
+        interrupt::signal().map_or(code::INTERRUPTED, |s| s.exit_code())
+    } else if checks.iter().any(|c| !c.passed) {
         code::CHECK_FAILED
     } else if ending != Ending::Finished {
         code::DID_NOT_FINISH
@@ -366,16 +514,40 @@ pub fn verdict(ending: Ending, checks: &[Check]) -> u8 {
     }
 }
 
-fn verdict_line<O>(run: &RunResult<O>, code: u8) -> String {
+/// Seconds as the user wrote them: 10 s, 0.5 s.
+fn secs(s: f64) -> String {
+    format!("{s} s")
+}
+
+/// The last line of a run: how it ended and the exit code. `timeout_s` is `--timeout`.
+fn verdict_line<O>(run: &RunResult<O>, code: u8, timeout_s: f64) -> String {
+    let elapsed = format!(
+        "{:.1} s{}",
+        run.elapsed_s,
+        if run.driver == "sim" {
+            " of virtual time"
+        } else {
+            ""
+        }
+    );
     let how = match run.ending {
         Ending::Finished => "finished".to_string(),
-        Ending::TimedOut => format!("did NOT finish within the {:.1} s timeout", run.elapsed_s),
+        Ending::TimedOut => format!(
+            "did NOT finish within the --timeout of {} (it ended after {elapsed})",
+            secs(timeout_s)
+        ),
         Ending::Stuck => "got STUCK: no message or timer left, but a rank is not done".into(),
+        Ending::Interrupted => {
+            let by = interrupt::signal().map_or("a signal", |s| s.name());
+            return format!(
+                "result: INTERRUPTED by {by} after {elapsed}; the checks above judged the run as far as it went (exit {code})"
+            );
+        }
     };
     match code {
         code::OK => format!("result: {how}; all checks passed"),
         code::CHECK_FAILED => format!("result: {how}; a check FAILED (exit 1)"),
-        _ => format!("result: {how} (exit 3)"),
+        _ => format!("result: {how} (exit {code})"),
     }
 }
 
@@ -426,9 +598,16 @@ fn sweep<A: Algorithm>(
 ) -> u8 {
     let (mut passed, mut failed, mut unfinished) = (0u64, 0u64, 0u64);
     let mut messages = 0u64;
+    let mut interrupted_at = None;
     let started = std::time::Instant::now();
+    let mut out = Console::new();
     for seed in seeds.clone() {
         let run = simulate::<A>(args, &sim_config(common, np, seed));
+        if run.ending == Ending::Interrupted {
+            // This seed did not run to its end: it counts neither way.
+            interrupted_at = Some(seed);
+            break;
+        }
         messages += run.metrics().total.delivered;
         let mut checks = A::check(args, &run);
         checks.extend(run.storage_check());
@@ -440,27 +619,36 @@ fn sweep<A: Algorithm>(
                 } else {
                     unfinished += 1;
                 }
-                println!(
+                out.line(format_args!(
                     "seed {seed}: {}",
-                    verdict_line(&run, c).trim_start_matches("result: ")
-                );
+                    verdict_line(&run, c, common.timeout).trim_start_matches("result: ")
+                ));
                 for ch in checks.iter().filter(|c| !c.passed) {
-                    println!("  check {} FAILED: {}", ch.name, ch.detail);
+                    out.line(format_args!("  check {} FAILED: {}", ch.name, ch.detail));
                 }
-                println!("  reproduce: {}", reproduce(argv, seed));
+                out.line(format_args!("  reproduce: {}", reproduce(argv, seed)));
             }
         }
     }
-    println!(
-        "{}: swept seeds {}..{} at np={} (faults: {}): {passed} passed, {failed} failed a check, {unfinished} did not finish; {messages} messages delivered in {:.2} s",
+    let swept = match interrupted_at {
+        Some(seed) => format!(
+            "INTERRUPTED by {} at seed {seed} of {}..{}",
+            interrupt::signal().map_or("a signal", |s| s.name()),
+            seeds.start,
+            seeds.end
+        ),
+        None => format!("swept seeds {}..{}", seeds.start, seeds.end),
+    };
+    out.line(format_args!(
+        "{}: {swept} at np={} (faults: {}): {passed} passed, {failed} failed a check, {unfinished} did not finish; {messages} messages delivered in {:.2} s",
         A::NAME,
-        seeds.start,
-        seeds.end,
         np,
         common.faults(),
         started.elapsed().as_secs_f64()
-    );
-    if failed > 0 {
+    ));
+    if interrupted_at.is_some() {
+        verdict(Ending::Interrupted, &[])
+    } else if failed > 0 {
         code::CHECK_FAILED
     } else if unfinished > 0 {
         code::DID_NOT_FINISH

@@ -176,12 +176,15 @@ fn failures<'a>(
     run: &'a RunResult<Output>,
 ) -> Vec<(Rank, bool, &'a OpRecord, Result<(), String>)> {
     let mut v = Vec::new();
+    let faults = run.applied_faults();
     for (r, crashed, c) in clients(run) {
         for o in c.ops.iter().filter(|o| o.return_us.is_none()) {
             let required = if crashed {
                 Err("its client crashed".to_string())
+            } else if let Err(why) = run.interrupted() {
+                Err(why)
             } else {
-                completion_required(cfg, &run.faults, o.key)
+                completion_required(cfg, &faults, o.key)
             };
             v.push((r, crashed, o, required));
         }
@@ -247,7 +250,7 @@ fn divergent(cfg: &Config, run: &RunResult<Output>) -> usize {
                 .ring
                 .group(k)
                 .iter()
-                .filter(|&&r| !run.faults.down_at_end(r))
+                .filter(|&&r| !run.applied_faults().down_at_end(r))
                 .count();
             held.len() < live || held.iter().any(|h| h.1 != held[0].1)
         })

@@ -4,11 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::Rng;
 
 use super::ring::key_name;
 use super::{ClientReport, Config, Msg, OpRecord, Stored, Timer, Version};
+use crate::shared::progress::Watchdog;
 use crate::shared::{Ctx, Rank};
 
 type C<'a> = Ctx<'a, Msg, Timer>;
@@ -50,6 +52,8 @@ pub struct Client {
     /// After the last operation, with anti-entropy on: servers yet to acknowledge `Finished`.
     unacked: Option<(BTreeSet<Rank>, u32)>,
     gave_up: bool,
+    /// Gives up after `--give-up` without completing an operation.
+    watch: Watchdog,
 }
 
 impl Client {
@@ -63,6 +67,7 @@ impl Client {
             done: Vec::new(),
             unacked: None,
             gave_up: false,
+            watch: Watchdog::new(Duration::ZERO, Duration::ZERO),
         }
     }
 
@@ -175,10 +180,12 @@ impl Client {
             p.rec.got = Some(p.best.map(|b| b.1));
         }
         self.done.push(p.rec);
+        self.watch.saw(self.done.len() as u64, ctx.now());
         self.submit(ctx);
     }
 
     pub fn on_start(&mut self, ctx: &mut C) {
+        self.watch = Watchdog::new(self.cfg.give_up, ctx.now());
         ctx.set_timer(Timer::Retry, self.cfg.retry);
         ctx.set_timer(Timer::GiveUp, self.cfg.give_up);
         self.submit(ctx);
@@ -320,7 +327,14 @@ impl Client {
                 }
             }
             Timer::GiveUp => {
-                let after = format!("gave up after {} ms", self.cfg.give_up.as_millis());
+                if let Some(left) = self.watch.left(ctx.now()) {
+                    ctx.set_timer(Timer::GiveUp, left);
+                    return;
+                }
+                let after = format!(
+                    "gave up after {} ms without completing an operation",
+                    self.cfg.give_up.as_millis()
+                );
                 let stuck: Vec<u32> = self.pending.keys().copied().collect();
                 for seq in stuck {
                     let mut p = self.pending.remove(&seq).expect("pending");

@@ -23,7 +23,6 @@ use crate::shared::Rank;
 type C<'a> = CtxOf<'a, Raft>;
 
 const RETRY: Timer = Timer::Client(ClientTimer::Retry);
-const GIVE_UP: Timer = Timer::Client(ClientTimer::GiveUp);
 
 #[derive(Debug, Clone)]
 pub struct LogClient {
@@ -101,7 +100,6 @@ impl LogClient {
         if self.is_done() {
             ctx.note(format!("{} operations over", self.cfg.ops));
             ctx.cancel_timer(RETRY);
-            ctx.cancel_timer(GIVE_UP);
         }
     }
 
@@ -123,7 +121,6 @@ impl ClientRole for LogClient {
 
     fn on_start(&mut self, ctx: &mut C) {
         ctx.set_timer(RETRY, self.cfg.retry);
-        ctx.set_timer(GIVE_UP, self.cfg.give_up);
         self.submit(ctx);
     }
 
@@ -187,15 +184,22 @@ impl ClientRole for LogClient {
                     ctx.set_timer(RETRY, self.cfg.retry);
                 }
             }
-            ClientTimer::GiveUp => {
-                let all: Vec<u32> = self.pending.keys().copied().collect();
-                let why = format!("gave up after {} ms", self.cfg.give_up.as_millis());
-                self.abandon(all, &why);
-                self.gave_up = true;
-                ctx.note("gave up");
-                ctx.cancel_timer(RETRY);
-            }
         }
+    }
+
+    fn progress(&self) -> u64 {
+        self.done.len() as u64
+    }
+
+    fn give_up(&mut self, ctx: &mut C) {
+        let all: Vec<u32> = self.pending.keys().copied().collect();
+        let why = format!(
+            "gave up after {} ms without an answer",
+            self.cfg.give_up.as_millis()
+        );
+        self.abandon(all, &why);
+        self.gave_up = true;
+        ctx.cancel_timer(RETRY);
     }
 
     fn is_done(&self) -> bool {

@@ -72,7 +72,9 @@ use crate::algos::raft;
 use crate::shared::faults::FaultPlan;
 use crate::shared::process::BadRecord;
 use crate::shared::quorum::majority;
-use crate::shared::service::{servers_at, ClientRole, LogArgs, Roles, ServerRole, ServiceArgs};
+use crate::shared::service::{
+    servers_at, ClientRole, LogArgs, Role, Roles, ServerRole, ServiceArgs,
+};
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
 /// A Lamport timestamp: the writer's clock, then its rank; totally ordered.
@@ -422,17 +424,19 @@ impl Process for Proc {
         match self {
             Proc::Replica(s) => Output::Replica(s.report()),
             Proc::Client(c) => Output::Client(c.report()),
-            Proc::Log(Roles::Server(s)) => {
-                let r = s.report();
-                Output::LogServer(LogServerReport {
-                    term: r.term,
-                    commit: r.commit,
-                    executed: s.sm.executed,
-                    terms_led: r.led.len(),
-                    leader_at_end: r.leader_at_end,
-                })
-            }
-            Proc::Log(Roles::Client(c)) => Output::Client(c.report()),
+            Proc::Log(l) => match l.role() {
+                Role::Server(s) => {
+                    let r = s.report();
+                    Output::LogServer(LogServerReport {
+                        term: r.term,
+                        commit: r.commit,
+                        executed: s.sm.executed,
+                        terms_led: r.led.len(),
+                        leader_at_end: r.leader_at_end,
+                    })
+                }
+                Role::Client(c) => Output::Client(c.report()),
+            },
         }
     }
 }
@@ -516,11 +520,14 @@ impl Algorithm for DistributedHashmap {
         match (cfg.backend, rank < cfg.servers) {
             (Backend::Abd, true) => Proc::Replica(Box::new(Replica::new(rank, cfg))),
             (Backend::Abd, false) => Proc::Client(Box::new(Client::new(rank, cfg))),
-            (Backend::Raft, true) => Proc::Log(Roles::Server(Box::new(raft::server::Server::new(
-                rank,
-                cfg.raft.clone(),
-            )))),
-            (Backend::Raft, false) => Proc::Log(Roles::Client(Box::new(LogClient::new(rank, cfg)))),
+            (Backend::Raft, true) => Proc::Log(Roles::server(
+                raft::server::Server::new(rank, cfg.raft.clone()),
+                cfg.give_up,
+            )),
+            (Backend::Raft, false) => {
+                let give_up = cfg.give_up;
+                Proc::Log(Roles::client(LogClient::new(rank, cfg), give_up))
+            }
         }
     }
 
@@ -528,7 +535,7 @@ impl Algorithm for DistributedHashmap {
         let cfg = Arc::new(args.config(np));
         if cfg.backend == Backend::Raft && rank < cfg.servers {
             let server = raft::server::Server::recover(rank, cfg.raft.clone(), stored)?;
-            Ok(Proc::Log(Roles::Server(Box::new(server))))
+            Ok(Proc::Log(Roles::server(server, cfg.give_up)))
         } else {
             // Not reached: validate lets only Raft servers restart.
             Ok(Self::build(args, rank, np))

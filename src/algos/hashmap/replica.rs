@@ -3,9 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::ring::hash;
 use super::{Config, Msg, ReplicaReport, Stored, Timer, Version};
+use crate::shared::progress::Watchdog;
 use crate::shared::{Ctx, Rank};
 
 type C<'a> = Ctx<'a, Msg, Timer>;
@@ -22,6 +24,9 @@ pub struct Replica {
     repaired: u64,
     exchanges: u64,
     gave_up: bool,
+    /// Writes that changed the store (client stores and repairs): its progress.
+    changed: u64,
+    watch: Watchdog,
 }
 
 /// The digest of one entry: order-free when XORed over a segment.
@@ -44,6 +49,8 @@ impl Replica {
             repaired: 0,
             exchanges: 0,
             gave_up: false,
+            changed: 0,
+            watch: Watchdog::new(Duration::ZERO, Duration::ZERO),
         }
     }
 
@@ -59,11 +66,13 @@ impl Replica {
             Some((mine, _)) if mine.0 >= stored.0 => false,
             Some((mine, _)) => {
                 *mine = stored;
+                self.changed += 1;
                 true
             }
             None => {
                 let seg = self.cfg.ring.segment(key);
                 self.store.insert(key.to_string(), (stored, seg));
+                self.changed += 1;
                 true
             }
         }
@@ -95,8 +104,14 @@ impl Replica {
             if !self.peers.is_empty() {
                 ctx.set_timer(Timer::AntiEntropy, p);
             }
+            self.watch = Watchdog::new(self.cfg.give_up, ctx.now());
             ctx.set_timer(Timer::GiveUp, self.cfg.give_up);
         }
+    }
+
+    /// What it has done so far: any change is progress (see [`Watchdog`]).
+    fn progress(&self) -> u64 {
+        self.changed + self.finished.len() as u64
     }
 
     pub fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut C) {
@@ -201,8 +216,16 @@ impl Replica {
                 }
             }
             Timer::GiveUp => {
+                self.watch.saw(self.progress(), ctx.now());
+                if let Some(left) = self.watch.left(ctx.now()) {
+                    ctx.set_timer(Timer::GiveUp, left);
+                    return;
+                }
                 self.gave_up = true;
-                ctx.note("gave up");
+                ctx.note(format!(
+                    "gave up: no progress for {} ms",
+                    self.cfg.give_up.as_millis()
+                ));
                 ctx.cancel_timer(Timer::AntiEntropy);
             }
             Timer::Retry | Timer::Raft(_) => {}

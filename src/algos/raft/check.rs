@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::kv::{op_of, Op};
 use super::{Applied, Args, Output, RaftClientReport, ServerReport};
-use crate::shared::clients::CommandId;
-use crate::shared::faults::{FaultPlan, Life};
-use crate::shared::service::CommitFigures;
+use crate::shared::clients::{ClientReport, CommandId};
+use crate::shared::faults::Life;
+use crate::shared::service::{stall_check, CommitFigures};
 use crate::shared::{Check, Rank, RunResult};
 
 /// Every life of every server: (rank, life number, report).
@@ -46,16 +46,25 @@ fn who(rank: Rank, life: usize) -> String {
 }
 
 /// Whether the plan lets every client finish.
-fn termination_required(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+fn termination_required(args: &Args, run: &RunResult<Output>) -> Result<(), String> {
+    run.interrupted()?;
+    let (np, faults) = (run.np, &run.applied_faults());
     let cfg = args.config(np);
-    let up = (0..cfg.service.servers)
+    let up: Vec<Rank> = (0..cfg.service.servers)
         .filter(|&r| !faults.down_at_end(r))
-        .count();
-    if up < cfg.service.quorum {
+        .collect();
+    if up.len() < cfg.service.quorum {
         return Err(format!(
-            "only {up} of {} servers are up at the end, fewer than a majority",
+            "only {} of {} servers are up at the end, fewer than a majority",
+            up.len(),
             cfg.service.servers
         ));
+    }
+    let clients: Vec<Rank> = (cfg.service.servers..np)
+        .filter(|&r| !faults.down_at_end(r))
+        .collect();
+    if let Some(why) = faults.blocked_at_end(run.end_ms(), &up, &up, cfg.service.quorum, &clients) {
+        return Err(why);
     }
     faults.never_delivers().map_or(Ok(()), Err)
 }
@@ -321,11 +330,40 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
             ));
         }
     }
+    // ... and every server up at the end holds the whole committed log: a follower left
+    // behind (cut off when the workload ended) is served until it catches up.
+    let finals = || {
+        run.ranks.iter().filter_map(|r| match &r.output {
+            Output::Server(s) => Some((r.rank, r.crashed, s.as_ref())),
+            Output::Client(_) => None,
+        })
+    };
+    let end = finals().map(|(_, _, s)| s.commit).max().unwrap_or(0);
+    // (One still cut off from another server when the run ended cannot be asked to.)
+    let (applied, end_ms) = (run.applied_faults(), run.end_ms());
+    let servers: Vec<Rank> = finals().map(|(r, ..)| r).collect();
+    for (r, crashed, s) in finals() {
+        if !crashed && s.commit < end && !applied.cut_off_at(r, &servers, end_ms) {
+            missing.push(format!(
+                "server {r} is up but committed {} of {end} entries{}",
+                s.commit,
+                if s.gave_up {
+                    " (it gave up: no progress for --give-up)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    let work: Vec<(Rank, bool, &ClientReport)> = clients(run)
+        .map(|(r, crashed, c)| (r, crashed, &c.work))
+        .collect();
+    checks.push(stall_check(run, &work, &args.config(run.np).service, None));
     checks.push(Check::if_required(
         "termination",
-        termination_required(args, run.np, &run.faults),
+        termination_required(args, run),
         format!(
-            "every correct client's {} commands answered",
+            "every correct client's {} commands answered; every server up at the end committed all {end} entries",
             args.service.requests
         ),
         missing,

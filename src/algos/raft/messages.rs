@@ -46,6 +46,9 @@ pub struct AppendResp {
     pub conflict_term: u64,
     pub rejected: u64,
     pub life_us: u64,
+    /// The follower has applied the whole workload: a leader whose own work is done may
+    /// stop serving it.
+    pub done: bool,
 }
 
 /// The leader's snapshot, for a follower that needs entries compacted away.
@@ -89,6 +92,4 @@ pub enum PeerTimer {
     Heartbeat,
     /// Leader: step down unless a majority answered since the last check.
     CheckQuorum,
-    /// Stop waiting.
-    GiveUp,
 }

@@ -270,20 +270,22 @@ impl Algorithm for Raft {
 
     fn build(args: &Args, rank: Rank, np: usize) -> Proc {
         let cfg = Arc::new(args.config(np));
+        let give_up = cfg.service.give_up;
         if rank < cfg.service.servers {
-            Roles::Server(Box::new(Server::new(rank, cfg)))
+            Roles::server(Server::new(rank, cfg), give_up)
         } else {
-            Roles::Client(Box::new(client::new(rank, &cfg)))
+            Roles::client(client::new(rank, &cfg), give_up)
         }
     }
 
     fn recover(args: &Args, rank: Rank, np: usize, stored: &[Vec<u8>]) -> Result<Proc, BadRecord> {
         let cfg = Arc::new(args.config(np));
+        let give_up = cfg.service.give_up;
         if rank < cfg.service.servers {
-            Ok(Roles::Server(Box::new(Server::recover(rank, cfg, stored)?)))
+            Ok(Roles::server(Server::recover(rank, cfg, stored)?, give_up))
         } else {
             // Not reached: validate refuses to restart a client.
-            Ok(Roles::Client(Box::new(client::new(rank, &cfg))))
+            Ok(Roles::client(client::new(rank, &cfg), give_up))
         }
     }
 

@@ -140,6 +140,7 @@ fn ack(s: &mut Server, from: Rank, index: u64) -> Fx {
             conflict_term: 0,
             rejected: 0,
             life_us: 0,
+            done: false,
         }),
     )
 }
@@ -311,6 +312,7 @@ fn the_consistency_check_refuses_gaps_and_conflicts_and_truncates_a_conflicting_
                 conflict_term,
                 rejected,
                 life_us: 0,
+                done: false,
             }),
         )
     };
@@ -359,6 +361,7 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
             conflict_term: 2,
             rejected: 4,
             life_us: 0,
+            done: false,
         }),
     );
     assert_eq!(
@@ -385,6 +388,7 @@ fn the_leader_backtracks_over_a_whole_conflicting_term() {
             conflict_term: 0,
             rejected: 5,
             life_us: 0,
+            done: false,
         }),
     );
     assert!(sends_of(&fx).is_empty());
@@ -430,6 +434,7 @@ fn a_follower_back_with_less_than_it_acknowledged_is_noticed_and_probed_down() {
             conflict_term: 0,
             rejected,
             life_us,
+            done: false,
         })
     };
     // A refusal at the acknowledged index from the life that acknowledged it was sent before
@@ -609,7 +614,8 @@ fn a_follower_behind_the_snapshot_gets_it_and_starts_from_it() {
                 index: 10,
                 conflict_term: 0,
                 rejected: 0,
-                life_us: 0
+                life_us: 0,
+                done: false
             })
         )]
     );
@@ -727,6 +733,7 @@ fn client(done: &[u32], reads: Vec<(u32, Option<u64>)>) -> Output {
             done: done.iter().map(|&s| (s, 10, 4)).collect(),
             first_submit_us: Some(0),
             last_reply_us: 10,
+            ..ClientReport::default()
         },
         reads,
     })

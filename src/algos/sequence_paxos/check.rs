@@ -5,8 +5,7 @@ use serde::Serialize;
 
 use super::{Args, Output, ServerReport};
 use crate::shared::clients::{ClientReport, CommandId};
-use crate::shared::faults::FaultPlan;
-use crate::shared::service::CommitFigures;
+use crate::shared::service::{stall_check, CommitFigures};
 use crate::shared::{Check, Rank, RunResult};
 
 pub(super) fn servers_of(
@@ -28,19 +27,31 @@ pub(super) fn clients_of(
 }
 
 /// Whether the plan lets every client finish.
-fn termination_required(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+fn termination_required(args: &Args, run: &RunResult<Output>) -> Result<(), String> {
+    run.interrupted()?;
+    let (np, faults) = (run.np, &run.applied_faults());
     let cfg = args.service.config(np);
-    let up = (0..cfg.servers)
+    let up: Vec<Rank> = (0..cfg.servers)
         .filter(|&r| faults.crash_time_ms(r).is_none())
-        .count();
-    if up < cfg.quorum {
+        .collect();
+    if up.len() < cfg.quorum {
         return Err(format!(
-            "only {up} of {} servers stay up, fewer than a majority",
+            "only {} of {} servers stay up, fewer than a majority",
+            up.len(),
             cfg.servers
         ));
     }
+    let clients: Vec<Rank> = (cfg.servers..np)
+        .filter(|&r| faults.crash_time_ms(r).is_none())
+        .collect();
+    if let Some(why) = faults.blocked_at_end(run.end_ms(), &up, &up, cfg.quorum, &clients) {
+        return Err(why);
+    }
     faults.never_delivers().map_or(Ok(()), Err)
 }
+
+/// Why this Sequence Paxos may stall longer than the bound under partial connectivity.
+pub const PARTIAL_CONNECTIVITY_LIMIT: &str = "its ballot election has no quorum-connected test (OmniPaxos's BLE lets only a server that hears a majority stand), so under partial connectivity servers that cannot lead keep standing with higher ballots and delay the one that can reach everyone";
 
 /// The checks of a run.
 pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
@@ -75,7 +86,7 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
     }
     let mut answers = Vec::new();
     let mut missing = Vec::new();
-    let required = termination_required(args, run.np, &run.faults);
+    let required = termination_required(args, run);
     for (r, crashed, c) in clients_of(run) {
         for &(seq, ..) in &c.done {
             let id = CommandId {
@@ -118,6 +129,13 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
             answers,
         ),
     ];
+    let work: Vec<(Rank, bool, &ClientReport)> = clients_of(run).collect();
+    checks.push(stall_check(
+        run,
+        &work,
+        &args.service.config(run.np),
+        Some(PARTIAL_CONNECTIVITY_LIMIT),
+    ));
     checks.push(Check::if_required(
         "termination",
         required,

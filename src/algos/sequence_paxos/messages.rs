@@ -89,6 +89,4 @@ pub enum PeerTimer {
     Election,
     /// Leader: resend and heartbeat.
     Heartbeat,
-    /// Stop waiting.
-    GiveUp,
 }

@@ -133,10 +133,11 @@ impl Algorithm for SequencePaxos {
 
     fn build(args: &Args, rank: Rank, np: usize) -> Proc {
         let cfg = Arc::new(args.service.config(np));
+        let give_up = cfg.give_up;
         if rank < cfg.servers {
-            Roles::Server(Box::new(Server::new(rank, cfg)))
+            Roles::server(Server::new(rank, cfg), give_up)
         } else {
-            Roles::Client(Box::new(client::new(rank, cfg)))
+            Roles::client(client::new(rank, cfg), give_up)
         }
     }
 

@@ -518,7 +518,6 @@ impl ServerRole for Server {
 
     fn on_start(&mut self, ctx: &mut C) {
         self.arm_election(ctx, true);
-        ctx.set_timer(PeerTimer::GiveUp, self.cfg.give_up);
     }
 
     fn on_request(&mut self, client: Rank, req: Request<u64>, ctx: &mut C) {
@@ -548,19 +547,23 @@ impl ServerRole for Server {
         match t {
             PeerTimer::Election => self.on_election_timeout(ctx),
             PeerTimer::Heartbeat => self.on_heartbeat(ctx),
-            PeerTimer::GiveUp => {
-                self.gave_up = true;
-                ctx.note("gave up");
-                for t in [PeerTimer::Election, PeerTimer::Heartbeat] {
-                    ctx.cancel_timer(t);
-                }
-            }
+        }
+    }
+
+    fn progress(&self) -> u64 {
+        (self.decided + self.log.len()) as u64
+    }
+
+    fn give_up(&mut self, ctx: &mut C) {
+        self.gave_up = true;
+        for t in [PeerTimer::Election, PeerTimer::Heartbeat] {
+            ctx.cancel_timer(t);
         }
     }
 
     fn is_done(&self) -> bool {
         // Every client's every command is decided (servers do not know of client crashes: a
-        // crashed client's servers stop at `--give-up`).
+        // crashed client's servers stop at `--give-up`, after that long without progress).
         self.gave_up || self.decided >= self.cfg.clients * self.cfg.requests as usize
     }
 

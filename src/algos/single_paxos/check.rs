@@ -4,11 +4,12 @@
 use serde::Serialize;
 
 use super::{Args, Output, Value};
-use crate::shared::faults::FaultPlan;
 use crate::shared::{Check, Rank, RunResult};
 
 /// Whether the plan lets the run decide: who must stay up, and links that deliver eventually.
-fn termination_required(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
+fn termination_required(args: &Args, run: &RunResult<Output>) -> Result<(), String> {
+    run.interrupted()?;
+    let (np, faults) = (run.np, &run.applied_faults());
     let layout = args.layout(np);
     let up = |v: &Vec<Rank>| {
         v.iter()
@@ -28,6 +29,24 @@ fn termination_required(args: &Args, np: usize, faults: &FaultPlan) -> Result<()
     }
     if up(&layout.clients) == 0 {
         return Err("every client crashes".into());
+    }
+    let alive = |v: &Vec<Rank>| -> Vec<Rank> {
+        (v.iter().copied())
+            .filter(|&r| faults.crash_time_ms(r).is_none())
+            .collect()
+    };
+    let all: Vec<Rank> = alive(&layout.clients)
+        .into_iter()
+        .chain(alive(&layout.learners))
+        .collect();
+    if let Some(why) = faults.blocked_at_end(
+        run.end_ms(),
+        &alive(&layout.proposers),
+        &alive(&layout.acceptors),
+        layout.quorum,
+        &all,
+    ) {
+        return Err(why);
     }
     faults.never_delivers().map_or(Ok(()), Err)
 }
@@ -102,10 +121,16 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
                 || (roles.learner && r.output.learned.is_empty())
         })
         .map(|r| format!("correct rank {} never decided", r.rank))
+        .chain(run.correct_ranks().filter(|r| r.output.gave_up).map(|r| {
+            format!(
+                "correct rank {} gave up after {} ms without a decision (any decision came after the proposers stopped competing)",
+                r.rank, args.give_up
+            )
+        }))
         .collect();
     checks.push(Check::if_required(
         "termination",
-        termination_required(args, run.np, &run.faults),
+        termination_required(args, run),
         "every correct client and learner decided".into(),
         missing,
     ));

@@ -15,6 +15,8 @@
 //! - then waves of `MPI_Allreduce` over (sent, received, timed-out, held) detect quiescence:
 //!   two consecutive waves with equal totals and sent == received mean no message is in
 //!   flight (Mattern's four-counter method), and any timed-out rank ends the run at once;
+//! - SIGINT or SIGTERM ([`crate::shared::interrupt`]) ends a rank's run as `--timeout` does,
+//!   and the waves end every rank's with it (mpirun passes a signal on to every rank);
 //! - outstanding sends are completed while draining, a second barrier closes the drain, and
 //!   the outputs, metrics and events are gathered to rank 0 (`MPI_Gatherv`), with what each
 //!   role group of the algorithm reduced over its own communicator (`MPI_Comm_split`).
@@ -27,6 +29,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use mpi::collective::SystemOperation;
@@ -40,6 +43,7 @@ use super::primitives::{Cell, RmaCell, RmaCellHost};
 use super::world::World;
 use crate::shared::algorithm::Algorithm;
 use crate::shared::faults::FaultPlan;
+use crate::shared::interrupt::{self, Signal};
 use crate::shared::observe::history::{Event, History};
 use crate::shared::observe::report::{ClockSync, Ending, GroupView, RankResult, RunResult};
 use crate::shared::process::{Process, Rank};
@@ -323,7 +327,9 @@ impl<A: Algorithm> Driver<'_, A> {
             self.flush_out(now);
         }
         if let Some(alert) = self.runner.take_alert() {
-            eprintln!("error: rank {} {alert}", self.runner.rank);
+            // One write, so that ranks' lines do not interleave; a closed stderr is no panic.
+            let line = format!("error: rank {} {alert}\n", self.runner.rank);
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
         if !running {
             self.late += self.held.len() as u64;
@@ -475,21 +481,31 @@ pub fn run_mpi<A: Algorithm>(
         record,
     );
     if A::RECOVERS {
-        let mut failed = 0u64;
+        let mut failure = String::new();
         match FileStore::create(&cfg.data_dir, rank, cfg.fsync) {
             Ok(store) => runner = runner.with_store(Box::new(store)),
             Err(e) => {
-                eprintln!(
-                    "error: rank {rank} cannot create its storage under {}: {e} (choose another --data-dir)",
-                    cfg.data_dir.display()
-                );
-                failed = 1;
+                failure = format!(
+                "rank {rank} cannot create its storage under {}: {e} (choose another --data-dir)",
+                cfg.data_dir.display()
+            )
             }
         }
-        // Every rank needs its file: all stop together before the run if one has none.
-        let mut any = 0u64;
-        world.all_reduce_into(&failed, &mut any, SystemOperation::max());
-        if any > 0 {
+        // Every rank needs its file: all stop together before the run if one has none, and
+        // rank 0 says why, once (every rank saying it interleaved their sentences mid-line).
+        let code = mpi.settle(&failure, |all| {
+            let failed: Vec<&String> = all.iter().filter(|s| !s.is_empty()).collect();
+            let Some(first) = failed.first() else {
+                return 0;
+            };
+            let more = match failed.len() {
+                1 => String::new(),
+                n => format!(" ({} other ranks failed too)", n - 1),
+            };
+            let _ = writeln!(std::io::stderr(), "error: {first}{more}");
+            2
+        });
+        if code != 0 {
             return Err(SetupFailed);
         }
     }
@@ -531,7 +547,9 @@ pub fn run_mpi<A: Algorithm>(
 
     // Phase 1: run until done, crashed or out of time.
     let timeout_us = cfg.timeout.as_micros() as u64;
-    me.serve(true, |me| me.runner.finished() || me.now >= timeout_us);
+    me.serve(true, |me| {
+        me.runner.finished() || me.now >= timeout_us || interrupt::requested()
+    });
     let mut timed_out = !me.runner.finished();
     let barrier = me.world.immediate_barrier();
     me.serve_until(barrier, true);
@@ -540,15 +558,27 @@ pub fn run_mpi<A: Algorithm>(
     let mut last = (u64::MAX, u64::MAX);
     let ending = loop {
         timed_out |= me.start.elapsed() >= cfg.timeout;
+        let signal = interrupt::signal();
         let mine = [
             me.sent,
             me.received,
             u64::from(timed_out),
             me.held.len() as u64,
+            u64::from(signal == Some(Signal::Int)),
+            u64::from(signal == Some(Signal::Term)),
         ];
-        let mut total = [0u64; 4];
+        let mut total = [0u64; 6];
         me.world
             .all_reduce_into(&mine[..], &mut total[..], SystemOperation::sum());
+        if total[4] + total[5] > 0 {
+            // Every rank ends with the same signal (SIGTERM if any rank had one).
+            interrupt::note(if total[5] > 0 {
+                Signal::Term
+            } else {
+                Signal::Int
+            });
+            break Ending::Interrupted;
+        }
         if total[2] > 0 {
             break Ending::TimedOut;
         }

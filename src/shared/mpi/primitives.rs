@@ -144,7 +144,9 @@ impl LegacyCell {
     /// one, and move the own slot by the difference.
     fn update(&self, f: impl FnOnce(i64) -> i64) -> i64 {
         let e = self.win.lock(self.host, Lock::Exclusive);
-        let old: i64 = e.get(self.host, 0, self.np).iter().sum();
+        // Slots move by wrapping differences, so their sum wraps too (not `sum`: it panics on
+        // overflow in debug builds, e.g. with max's initial i64::MIN).
+        let old = (e.get(self.host, 0, self.np).iter()).fold(0i64, |a, &b| a.wrapping_add(b));
         let new = f(old);
         if new != old {
             e.accumulate(self.host, self.me, new.wrapping_sub(old), Op::Sum);
@@ -207,7 +209,7 @@ pub struct LegacyLocalRank<'a> {
 impl LegacyLocalRank<'_> {
     fn update(&self, f: impl FnOnce(i64) -> i64) -> i64 {
         let mut slots = self.cell.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let old: i64 = slots.iter().sum();
+        let old = slots.iter().fold(0i64, |a, &b| a.wrapping_add(b));
         let new = f(old);
         slots[self.rank] = slots[self.rank].wrapping_add(new.wrapping_sub(old));
         old

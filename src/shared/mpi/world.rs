@@ -1,7 +1,6 @@
 //! [`World`]: MPI initialized, its world communicator, and the few collectives the binaries
 //! and primitives need (barrier, max, gather to rank 0, role-group reductions, broadcast of an
-//! exit code). Dropping
-//! it finalizes MPI.
+//! exit code, a problem found by any rank said once by rank 0). Dropping it finalizes MPI.
 
 use mpi::collective::SystemOperation;
 use mpi::datatype::PartitionMut;
@@ -176,6 +175,23 @@ impl World {
         self.comm.process_at_rank(0).broadcast_into(&mut root);
         // Rank 0's restarted clock is its old one minus `root`, ours minus `mine`.
         (start, offset - root + mine, uncertainty)
+    }
+    /// Settle at rank 0 what each rank found for itself (its storage folder, its file), so
+    /// that a problem is said once, by rank 0, and every rank acts alike (a collective call):
+    /// every rank's `mine` is gathered there, `decide` reads them (in rank order) and returns
+    /// an exit code, which every rank gets.
+    pub fn settle(&self, mine: &str, decide: impl FnOnce(&[String]) -> u8) -> u8 {
+        let code = match self.gather_to_root(mine.as_bytes()) {
+            Some(all) => {
+                let all: Vec<String> = all
+                    .iter()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .collect();
+                decide(&all)
+            }
+            None => 0,
+        };
+        self.agree_on_exit_code(code)
     }
     /// Broadcast rank 0's exit code so that every rank exits with it.
     pub fn agree_on_exit_code(&self, code: u8) -> u8 {

@@ -166,6 +166,8 @@ pub enum Ending {
     /// Simulator only: nothing left to happen (no message, no timer) but a live rank is not
     /// done. Under MPI the same run would wait for its timeout.
     Stuck,
+    /// SIGINT or SIGTERM ended it early ([`crate::shared::interrupt`]).
+    Interrupted,
 }
 
 /// What a role group found about itself over its own MPI communicator (see
@@ -288,6 +290,25 @@ impl<O> RunResult<O> {
             faults,
         ))
     }
+    /// Why liveness cannot be asked of this run, whatever its plan: a signal ended it early.
+    pub fn interrupted(&self) -> Result<(), String> {
+        match self.ending {
+            Ending::Interrupted => Err(format!(
+                "the run was interrupted at {} ms (SIGINT or SIGTERM)",
+                self.end_ms()
+            )),
+            _ => Ok(()),
+        }
+    }
+    /// When the run ended (ms since its start: virtual in the simulator).
+    pub fn end_ms(&self) -> u64 {
+        (self.elapsed_s * 1000.0) as u64
+    }
+    /// The fault plan as far as the run carried it out (what was scheduled after its end
+    /// never happened): what the checkers judge the run by.
+    pub fn applied_faults(&self) -> FaultPlan {
+        self.faults.until(self.end_ms())
+    }
     /// The ranks that did not crash.
     pub fn correct_ranks(&self) -> impl Iterator<Item = &RankResult<O>> {
         self.ranks.iter().filter(|r| !r.crashed)
@@ -360,6 +381,7 @@ impl<O: Serialize> RunResult<O> {
             "args": args,
             "faults": self.faults,
             "faults_text": self.faults.to_string(),
+            "faults_not_applied": self.faults.not_applied(self.end_ms()),
             "ending": self.ending,
             "elapsed_s": self.elapsed_s,
             "checks": checks,

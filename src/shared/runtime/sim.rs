@@ -5,7 +5,8 @@
 //! deliveries and timer wake-ups. Links have a seeded base latency of 0.5 to 1.5 ms and are
 //! FIFO, like MPI's non-overtaking rule; `--delay` adds extra latency per copy, which reorders.
 //! Every random choice comes from RNGs seeded by `--seed`, and nothing iterates a hash map, so
-//! the same seed gives the same run, byte for byte.
+//! the same seed gives the same run, byte for byte. SIGINT or SIGTERM
+//! ([`crate::shared::interrupt`]) stops the run at its next event.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -17,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use super::runner::{Envelope, Outgoing, RankRunner};
 use crate::shared::algorithm::Algorithm;
 use crate::shared::faults::FaultPlan;
+use crate::shared::interrupt;
 use crate::shared::observe::history::History;
 use crate::shared::observe::report::{Ending, RunResult};
 use crate::shared::process::{Process, Rank};
@@ -130,6 +132,10 @@ pub fn simulate<A: Algorithm>(
     let mut ending = Ending::Stuck;
 
     while let Some(Entry { t, item, .. }) = q.heap.pop() {
+        if interrupt::requested() {
+            ending = Ending::Interrupted;
+            break;
+        }
         if t > cfg.timeout_us {
             now = cfg.timeout_us;
             ending = Ending::TimedOut;

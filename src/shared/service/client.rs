@@ -153,7 +153,6 @@ impl<K: Commands> ClientRole for ServiceClient<K> {
     fn on_start(&mut self, ctx: &mut CtxOf<K::S>) {
         self.submit_new(ctx);
         ctx.set_timer(Timer::Client(ClientTimer::Retry), self.cfg.retry);
-        ctx.set_timer(Timer::Client(ClientTimer::GiveUp), self.cfg.give_up);
     }
 
     fn on_reply(
@@ -178,7 +177,6 @@ impl<K: Commands> ClientRole for ServiceClient<K> {
         if self.work.is_done() {
             ctx.note(format!("{} answered", self.cfg.requests));
             ctx.cancel_timer(Timer::Client(ClientTimer::Retry));
-            ctx.cancel_timer(Timer::Client(ClientTimer::GiveUp));
         } else {
             self.submit_new(ctx);
         }
@@ -206,12 +204,16 @@ impl<K: Commands> ClientRole for ServiceClient<K> {
                 }
                 ctx.set_timer(Timer::Client(ClientTimer::Retry), self.cfg.retry);
             }
-            ClientTimer::GiveUp => {
-                self.gave_up = true;
-                ctx.note("gave up");
-                ctx.cancel_timer(Timer::Client(ClientTimer::Retry));
-            }
         }
+    }
+
+    fn progress(&self) -> u64 {
+        self.work.answered() as u64
+    }
+
+    fn give_up(&mut self, ctx: &mut CtxOf<K::S>) {
+        self.gave_up = true;
+        ctx.cancel_timer(Timer::Client(ClientTimer::Retry));
     }
 
     fn is_done(&self) -> bool {

@@ -14,20 +14,24 @@
 //! - [`ServiceClient`]: the closed-loop client (a window of commands in flight, retries,
 //!   give-up) for services whose commands are a function of their id ([`Commands`]).
 //! - [`ServiceArgs`] and [`Config`]: the options every such binary has, and their values;
-//!   [`CommitFigures`]: the figures every replicated log reports.
+//!   [`CommitFigures`]: the figures every replicated log reports; [`stall_check`]: progress
+//!   during the run (the longest wait for an answer while the plan let the service progress).
 //!
-//! Files: [`options`], [`wire`] (messages and timers), [`roles`], [`client`], [`figures`].
+//! Files: [`options`], [`wire`] (messages and timers), [`roles`], [`client`], [`figures`],
+//! [`stall`].
 
 pub mod client;
 pub mod figures;
 pub mod options;
 pub mod roles;
+pub mod stall;
 pub mod wire;
 
 pub use self::client::*;
 pub use self::figures::*;
 pub use self::options::*;
 pub use self::roles::*;
+pub use self::stall::*;
 pub use self::wire::*;
 
 #[cfg(test)]

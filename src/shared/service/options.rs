@@ -22,7 +22,8 @@ pub struct ServiceArgs {
     /// A client that hears nothing for this long resends to the next server (ms).
     #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub retry: u64,
-    /// Ranks stop waiting after this long, so that a run whose faults forbid progress ends (ms).
+    /// A rank stops waiting after this long without progress (nothing committed, applied,
+    /// answered or learned), so that a run whose faults forbid progress ends (ms).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub give_up: u64,
     #[command(flatten)]

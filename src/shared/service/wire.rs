@@ -68,15 +68,16 @@ impl<P, Op, Out> From<P> for Msg<P, Op, Out> {
 pub enum ClientTimer {
     /// Resend unanswered commands.
     Retry,
-    /// Stop waiting.
-    GiveUp,
 }
 
-/// A timer of a service: a client's, or the servers' own.
+/// A timer of a service: a client's, the servers' own, or the no-progress deadline that
+/// [`Roles`](super::Roles) keeps for both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer<P> {
     Client(ClientTimer),
     Server(P),
+    /// Look whether a whole `--give-up` period passed without progress.
+    GiveUp,
 }
 
 impl<P> From<P> for Timer<P> {

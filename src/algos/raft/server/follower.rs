@@ -26,6 +26,7 @@ impl Server {
             conflict_term,
             rejected: m.prev_index,
             life_us: s.started_us,
+            done: s.executed_all(),
         };
         if m.term < self.term {
             ctx.send(from, reject(self, 0, 0));
@@ -104,6 +105,7 @@ impl Server {
                 conflict_term: 0,
                 rejected: 0,
                 life_us: self.started_us,
+                done: self.executed_all(),
             },
         );
     }
@@ -118,6 +120,7 @@ impl Server {
                 conflict_term: 0,
                 rejected: 0,
                 life_us: self.started_us,
+                done: self.executed_all(),
             };
             ctx.send(from, m);
             return;

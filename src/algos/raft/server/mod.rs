@@ -70,6 +70,14 @@ pub struct Server {
     /// As leader: refusals below a follower's match index (its log shrank).
     follower_logs_shrank: u32,
     pub gave_up: bool,
+    /// Per server: it said it applied the whole workload, and when this server last heard
+    /// it answer an AppendEntries (µs): a leader done with its own work serves the others
+    /// until they are done or silent for [`Server::catch_up_patience`].
+    peer_done: Vec<bool>,
+    peers_done: u64,
+    heard_us: Vec<u64>,
+    /// A leader done with its own work and no follower left to serve.
+    released: bool,
 }
 
 impl Server {
@@ -101,6 +109,10 @@ impl Server {
             snapshots_installed: 0,
             follower_logs_shrank: 0,
             gave_up: false,
+            peer_done: vec![false; cfg.service.servers],
+            peers_done: 0,
+            heard_us: vec![0; cfg.service.servers],
+            released: false,
             cfg,
         }
     }
@@ -118,6 +130,51 @@ impl Server {
     pub(super) fn others(&self) -> impl Iterator<Item = Rank> + '_ {
         (0..self.cfg.service.servers).filter(move |&r| r != self.me)
     }
+
+    /// It applied every command of every client.
+    pub(super) fn executed_all(&self) -> bool {
+        self.sm.executed >= self.cfg.service.clients as u64 * self.cfg.service.requests as u64
+    }
+
+    /// How long a leader done with its own work keeps serving a follower that does not
+    /// answer (crashed, or cut off): 20 election timeouts.
+    fn catch_up_patience(&self) -> u64 {
+        20 * self.cfg.service.election.as_micros() as u64
+    }
+
+    /// An AppendEntries answer from `from`: when, and whether it is done.
+    fn heard(&mut self, from: Rank, done: bool, ctx: &C) {
+        self.heard_us[from] = ctx.now().as_micros() as u64;
+        if done && !self.peer_done[from] {
+            self.peer_done[from] = true;
+            self.peers_done += 1;
+        }
+    }
+
+    /// A leader done with its own work stops once every follower is done or has been silent
+    /// for the whole patience: until then it heartbeats, so a follower that was cut off or
+    /// lost the last AppendEntries still learns the end of the log.
+    fn release_if_served(&mut self, ctx: &mut C) {
+        if self.released || self.role != Role::Leader || !self.executed_all() {
+            return;
+        }
+        let now = ctx.now().as_micros() as u64;
+        let patience = self.catch_up_patience();
+        let waiting: Vec<Rank> = self
+            .others()
+            .filter(|&f| !self.peer_done[f] && now.saturating_sub(self.heard_us[f]) < patience)
+            .collect();
+        if waiting.is_empty() {
+            self.released = true;
+            let silent: Vec<Rank> = self.others().filter(|&f| !self.peer_done[f]).collect();
+            if !silent.is_empty() {
+                ctx.note(format!(
+                    "stopped serving {silent:?}: no answer for {} ms",
+                    patience / 1000
+                ));
+            }
+        }
+    }
 }
 
 impl ServerRole for Server {
@@ -133,7 +190,6 @@ impl ServerRole for Server {
             ));
         }
         self.arm_election(ctx, self.recovered.is_none());
-        ctx.set_timer(PeerTimer::GiveUp, self.cfg.service.give_up);
     }
 
     fn on_request(&mut self, client: Rank, req: Request<Op>, ctx: &mut C) {
@@ -150,7 +206,10 @@ impl ServerRole for Server {
             Peer::RequestVote(m) => self.on_request_vote(from, m, ctx),
             Peer::Vote(m) => self.on_vote(from, m, ctx),
             Peer::AppendEntries(m) => self.on_append_entries(from, m, ctx),
-            Peer::AppendResp(m) => self.on_append_resp(from, m, ctx),
+            Peer::AppendResp(m) => {
+                self.heard(from, m.done, ctx);
+                self.on_append_resp(from, m, ctx)
+            }
             Peer::InstallSnapshot(m) => self.on_install_snapshot(from, m, ctx),
         }
     }
@@ -161,28 +220,34 @@ impl ServerRole for Server {
         }
         match t {
             PeerTimer::Election => self.start_prevote(ctx),
-            PeerTimer::Heartbeat => self.on_heartbeat(ctx),
-            PeerTimer::CheckQuorum => self.on_check_quorum(ctx),
-            PeerTimer::GiveUp => {
-                self.gave_up = true;
-                ctx.note("gave up");
-                for t in [
-                    PeerTimer::Election,
-                    PeerTimer::Heartbeat,
-                    PeerTimer::CheckQuorum,
-                ] {
-                    ctx.cancel_timer(t);
-                }
+            PeerTimer::Heartbeat => {
+                self.on_heartbeat(ctx);
+                self.release_if_served(ctx);
             }
+            PeerTimer::CheckQuorum => self.on_check_quorum(ctx),
+        }
+    }
+
+    fn progress(&self) -> u64 {
+        self.commit + self.applied + self.log.last_index() + self.peers_done
+    }
+
+    fn give_up(&mut self, ctx: &mut C) {
+        self.gave_up = true;
+        for t in [
+            PeerTimer::Election,
+            PeerTimer::Heartbeat,
+            PeerTimer::CheckQuorum,
+        ] {
+            ctx.cancel_timer(t);
         }
     }
 
     fn is_done(&self) -> bool {
-        // Every client's every command executed (servers do not know of client crashes: a
-        // crashed client's servers stop at `--give-up`).
-        self.gave_up
-            || self.sm.executed
-                >= self.cfg.service.clients as u64 * self.cfg.service.requests as u64
+        // Every client's every command executed, and a leader has served the followers
+        // (servers do not know of client crashes: a crashed client's servers stop at
+        // `--give-up`, after that long without progress).
+        self.gave_up || (self.executed_all() && (self.role != Role::Leader || self.released))
     }
 
     fn report(&self) -> Box<ServerReport> {
