@@ -146,6 +146,7 @@ fn main() {
         // Crash-stop: no stable storage.
         data_dir: std::env::temp_dir(),
         fsync: false,
+        recv_buffer: 1024 * 1024,
     };
     let run = run_mpi::<SequencePaxos>(&mpi, &args, &cfg);
     // rtt and chain were timed on the client's clock: bring them to rank 0.

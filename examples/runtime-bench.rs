@@ -188,6 +188,7 @@ fn mpi_mode(out: &str) {
         // Crash-stop: no stable storage.
         data_dir: std::env::temp_dir(),
         fsync: false,
+        recv_buffer: 1024 * 1024,
     };
     let args = PingArgs { trips: ROUND_TRIPS };
     let (mut raw, mut nonblocking, mut driver, mut ratios) = (vec![], vec![], vec![], vec![]);
