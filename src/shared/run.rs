@@ -1,7 +1,8 @@
 //! The `main` of every binary: parse the command line, run under MPI or the simulator, check,
 //! print, write the report, trace and diagram, and exit with the documented code.
 //!
-//! Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 the run did not finish.
+//! Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 the run did not finish;
+//! 4 a checker could not decide (its budget spent) and nothing else went wrong.
 
 use std::ffi::OsString;
 use std::fmt::Debug;
@@ -27,6 +28,7 @@ pub mod code {
     pub const CHECK_FAILED: u8 = 1;
     pub const USAGE: u8 = 2;
     pub const DID_NOT_FINISH: u8 = 3;
+    pub const UNDECIDED: u8 = 4;
 }
 
 #[derive(Parser, Debug)]
@@ -122,6 +124,11 @@ pub trait Binary {
     /// This rank's part of an mpirun job, validated; the exit code every rank agreed on
     /// ([`World::agree_on_exit_code`]).
     fn under_mpi(world: &World, args: &Self::Args, common: &CommonArgs) -> u8;
+    /// Work that replaces the run ([`Algorithm::instead_of_run`]); its exit code.
+    fn instead_of_run(args: &Self::Args, common: &CommonArgs, quiet: bool) -> Option<u8> {
+        let _ = (args, common, quiet);
+        None
+    }
 }
 
 impl<A: Algorithm> Binary for A {
@@ -141,7 +148,16 @@ impl<A: Algorithm> Binary for A {
                 A::NAME
             ));
         }
+        if let (Some(_), Some(flag)) = (&common.seeds, A::one_run_option(args)) {
+            return Err(format!(
+                "{flag} writes the files of one run: give --seed S instead of --seeds"
+            ));
+        }
         A::validate(args, np, &faults)
+    }
+
+    fn instead_of_run(args: &A::Args, common: &CommonArgs, quiet: bool) -> Option<u8> {
+        A::instead_of_run(args, common, quiet)
     }
 
     fn in_process(args: &A::Args, common: &CommonArgs, np: usize, argv: &[OsString]) -> u8 {
@@ -195,6 +211,9 @@ pub fn run<B: Binary>(argv: Vec<OsString>) -> u8 {
         Err(code) => return code,
     };
     let (args, common, quiet) = (&cli.algo, &cli.common, cli.quiet);
+    if let Some(code) = B::instead_of_run(args, common, quiet) {
+        return code;
+    }
     if common.simulated() && quiet {
         // Started by mpirun with --sim: the simulation runs once, on rank 0.
         return code::OK;
@@ -246,7 +265,7 @@ fn conclude<A: Algorithm>(
 ) -> u8 {
     let mut checks = A::check(args, run);
     checks.extend(run.group_check());
-    finish::<A, _>(
+    let code = finish::<A, _>(
         common,
         Conclusion {
             args,
@@ -256,7 +275,10 @@ fn conclude<A: Algorithm>(
             figures: A::figures(args, run),
             view: A::output_view,
         },
-    )
+    );
+    A::files(args, run)
+        .iter()
+        .fold(code, |code, (path, text)| write_or(path, text, code))
 }
 
 /// What rank 0 (or the simulator) concluded of a run, for [`finish`] to print and write.
@@ -314,7 +336,11 @@ pub fn finish<B: Binary, O: Serialize>(common: &CommonArgs, c: Conclusion<'_, B:
         println!(
             "  check {}: {} ({})",
             c.name,
-            if c.passed { "passed" } else { "FAILED" },
+            match (c.passed, c.undecided) {
+                (true, _) => "passed",
+                (false, true) => "UNDECIDED",
+                (false, false) => "FAILED",
+            },
             c.detail
         );
     }
@@ -354,12 +380,15 @@ fn write_or(path: &Path, text: &str, code: u8) -> u8 {
     }
 }
 
-/// The exit code of a run: 1 if a check failed, else 3 if it did not finish, else 0.
+/// The exit code of a run: 1 if a check failed, else 3 if it did not finish, else 4 if a check
+/// was undecided, else 0.
 pub fn verdict(ending: Ending, checks: &[Check]) -> u8 {
-    if checks.iter().any(|c| !c.passed) {
+    if checks.iter().any(Check::failed) {
         code::CHECK_FAILED
     } else if ending != Ending::Finished {
         code::DID_NOT_FINISH
+    } else if checks.iter().any(|c| c.undecided) {
+        code::UNDECIDED
     } else {
         code::OK
     }
@@ -374,6 +403,9 @@ fn verdict_line<O>(run: &RunResult<O>, code: u8) -> String {
     match code {
         code::OK => format!("result: {how}; all checks passed"),
         code::CHECK_FAILED => format!("result: {how}; a check FAILED (exit 1)"),
+        code::UNDECIDED => format!(
+            "result: {how}; a check is UNDECIDED: its checker gave up before a verdict (exit 4)"
+        ),
         _ => format!("result: {how} (exit 3)"),
     }
 }
@@ -423,7 +455,7 @@ fn sweep<A: Algorithm>(
     seeds: std::ops::Range<u64>,
     argv: &[OsString],
 ) -> u8 {
-    let (mut passed, mut failed, mut unfinished) = (0u64, 0u64, 0u64);
+    let (mut passed, mut failed, mut unfinished, mut undecided) = (0u64, 0u64, 0u64, 0u64);
     let mut messages = 0u64;
     let started = std::time::Instant::now();
     for seed in seeds.clone() {
@@ -433,35 +465,43 @@ fn sweep<A: Algorithm>(
         match verdict(run.ending, &checks) {
             code::OK => passed += 1,
             c => {
-                if c == code::CHECK_FAILED {
-                    failed += 1;
-                } else {
-                    unfinished += 1;
+                match c {
+                    code::CHECK_FAILED => failed += 1,
+                    code::UNDECIDED => undecided += 1,
+                    _ => unfinished += 1,
                 }
                 println!(
                     "seed {seed}: {}",
                     verdict_line(&run, c).trim_start_matches("result: ")
                 );
                 for ch in checks.iter().filter(|c| !c.passed) {
-                    println!("  check {} FAILED: {}", ch.name, ch.detail);
+                    let how = if ch.undecided { "UNDECIDED" } else { "FAILED" };
+                    println!("  check {} {how}: {}", ch.name, ch.detail);
                 }
                 println!("  reproduce: {}", reproduce(argv, seed));
             }
         }
     }
     println!(
-        "{}: swept seeds {}..{} at np={} (faults: {}): {passed} passed, {failed} failed a check, {unfinished} did not finish; {messages} messages delivered in {:.2} s",
+        "{}: swept seeds {}..{} at np={} (faults: {}): {passed} passed, {failed} failed a check, {unfinished} did not finish{}; {messages} messages delivered in {:.2} s",
         A::NAME,
         seeds.start,
         seeds.end,
         np,
         common.faults(),
+        if undecided > 0 {
+            format!(", {undecided} undecided")
+        } else {
+            String::new()
+        },
         started.elapsed().as_secs_f64()
     );
     if failed > 0 {
         code::CHECK_FAILED
     } else if unfinished > 0 {
         code::DID_NOT_FINISH
+    } else if undecided > 0 {
+        code::UNDECIDED
     } else {
         code::OK
     }
@@ -470,6 +510,21 @@ fn sweep<A: Algorithm>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_violation_outranks_a_timeout_which_outranks_an_undecided_check() {
+        let ok = Check::from_violations("a", "fine".into(), vec![]);
+        let bad = Check::from_violations("b", String::new(), vec!["broken".into()]);
+        let open = Check::undecided("c", "gave up".into());
+        let f = Ending::Finished;
+        assert_eq!(verdict(f, std::slice::from_ref(&ok)), code::OK);
+        assert_eq!(verdict(f, &[ok.clone(), open.clone()]), code::UNDECIDED);
+        assert_eq!(
+            verdict(Ending::TimedOut, std::slice::from_ref(&open)),
+            code::DID_NOT_FINISH
+        );
+        assert_eq!(verdict(Ending::TimedOut, &[open, bad]), code::CHECK_FAILED);
+    }
 
     #[test]
     fn reproduce_replaces_the_sweep() {
