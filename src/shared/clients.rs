@@ -60,6 +60,9 @@ pub struct Workload {
     done: Vec<(u32, u32, u32)>,
     first_submit_us: Option<u64>,
     last_reply_us: u64,
+    /// [`ClientReport::submit_gaps_us`].
+    submit_gaps_us: Vec<u64>,
+    last_submit_us: u64,
 }
 
 /// What a client reports: the checkers read `submitted` and `done`.
@@ -72,6 +75,20 @@ pub struct ClientReport {
     pub done: Vec<(u32, u32, u32)>,
     pub first_submit_us: Option<u64>,
     pub last_reply_us: u64,
+    /// When each command was first submitted, in seq order, as µs since the one before (the
+    /// first since time 0): small numbers, a byte or two each on the wire.
+    #[serde(default)]
+    pub submit_gaps_us: Vec<u64>,
+}
+
+impl ClientReport {
+    /// When each command was first submitted (µs on the client's clock), in seq order.
+    pub fn submit_times_us(&self) -> impl Iterator<Item = u64> + '_ {
+        self.submit_gaps_us.iter().scan(0u64, |t, &gap| {
+            *t += gap;
+            Some(*t)
+        })
+    }
 }
 
 impl Workload {
@@ -85,6 +102,8 @@ impl Workload {
             done: Vec::new(),
             first_submit_us: None,
             last_reply_us: 0,
+            submit_gaps_us: Vec::new(),
+            last_submit_us: 0,
         }
     }
     pub fn id(&self, seq: u32) -> CommandId {
@@ -101,6 +120,9 @@ impl Workload {
         let seqs: Vec<u32> = (self.next..self.next + n).collect();
         for &s in &seqs {
             self.outstanding.insert(s, (now_us, steps));
+            self.submit_gaps_us
+                .push(now_us.saturating_sub(self.last_submit_us));
+            self.last_submit_us = now_us;
         }
         self.next += n;
         if n > 0 {
@@ -140,6 +162,7 @@ impl Workload {
             done: self.done.clone(),
             first_submit_us: self.first_submit_us,
             last_reply_us: self.last_reply_us,
+            submit_gaps_us: self.submit_gaps_us.clone(),
         }
     }
 }
@@ -168,6 +191,8 @@ mod tests {
         assert_eq!(r.submitted, 5);
         assert_eq!(r.done[0], (1, 15, 4));
         assert_eq!((r.first_submit_us, r.last_reply_us), (Some(10), 50));
+        let submitted: Vec<u64> = r.submit_times_us().collect();
+        assert_eq!(submitted, vec![10, 10, 30, 41, 41]);
         assert_eq!(w.id(4), CommandId { client: 3, seq: 4 });
     }
 }

@@ -600,6 +600,7 @@ fn client(done: &[u32], reads: Vec<(u32, Option<u64>)>) -> Output {
             done: done.iter().map(|&s| (s, 10, 4)).collect(),
             first_submit_us: Some(0),
             last_reply_us: 10,
+            submit_gaps_us: Vec::new(),
         },
         reads,
     })
@@ -622,6 +623,7 @@ fn args() -> Args {
         keys: 4,
         read_ratio: 0.5,
         snapshot_every: 0,
+        history: None,
     }
 }
 

@@ -465,6 +465,7 @@ fn history(logs: [Vec<CommandId>; 3], answered: Vec<u32>) -> RunResult<Output> {
         done: answered.into_iter().map(|s| (s, 100, 4)).collect(),
         first_submit_us: Some(0),
         last_reply_us: 100,
+        submit_gaps_us: Vec::new(),
     }));
     RunResult::of_outputs("sequence-paxos", FaultPlan::default(), outs)
 }
