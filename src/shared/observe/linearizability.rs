@@ -23,8 +23,8 @@
 //!   an open interval (it may be linearized at any point after its invoke, last included,
 //!   which is the same as never); a read that never returned constrains nothing and is left out.
 //!   The search narrows such a write to a closed interval, or one it may drop, without
-//!   changing any verdict (see [`search_within`]); an exhaustive search from the definition
-//!   checks both checks on random histories with repeated values in the tests.
+//!   changing any verdict (see [`search_within`]); the tests hold both checks to an exhaustive
+//!   search from the definition on random histories with repeated values.
 //! - Clock uncertainty: intervals are widened by each operation's uncertainty on both sides,
 //!   so two operations that might have overlapped count as concurrent and no violation is
 //!   reported that a clock error could explain. Operations that touch (one returns the
