@@ -165,7 +165,8 @@ fn ctrl_c_ends_a_simulation_with_130_and_writes_what_was_collected() {
     );
     // Liveness cannot be asked of an interrupted run.
     assert!(
-        r.stdout.contains("check termination: passed (not required: the run was interrupted"),
+        r.stdout
+            .contains("check termination: passed (not required: the run was interrupted"),
         "{}",
         r.stdout
     );
