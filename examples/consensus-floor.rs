@@ -160,6 +160,7 @@ fn main() {
         keys: 16,
         read_ratio: 0.5,
         snapshot_every: 0,
+        history: None,
     };
     let base = flag("--data-dir").map_or_else(std::env::temp_dir, Into::into);
     let mut raft_runs = Vec::new();

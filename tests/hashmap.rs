@@ -250,3 +250,258 @@ fn bad_input() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("--replicas 9"), "{}", r.stderr);
 }
+
+/// The "N operations on K keys" of a linearizability check line.
+fn checked_ops(stdout: &str) -> String {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("check linearizability: passed ("))
+        .unwrap_or_else(|| panic!("no passed linearizability check in\n{stdout}"));
+    let from = line.find("passed (").unwrap() + "passed (".len();
+    let to = from + line[from..].find(" keys").unwrap();
+    line[from..to].to_string()
+}
+
+/// `--history` writes a simulated run's client history, never-answered operations included, one
+/// JSON object a line; `--check-history` reads it back, runs nothing and agrees with the run.
+/// Raft's key-value clients' history is checked the same way.
+#[test]
+fn a_history_written_by_a_run_is_checked_on_its_own() {
+    for (i, (binary, flags, ops)) in [
+        (
+            "distributed-hashmap",
+            "--np 6 --clients 2 --replicas 3 --keys 4 --ops 80 --crash 1@20 --crash 2@30 \
+             --op-timeout 100 --drop 0.05",
+            160,
+        ),
+        (
+            "distributed-hashmap",
+            "--np 6 --clients 2 --backend raft --keys 4 --ops 80 --crash 0@20 --crash 5@40 \
+             --delay 0..3",
+            160,
+        ),
+        (
+            "raft",
+            "--np 6 --clients 2 --requests 150 --keys 4 --crash 0@20 --crash 5@40",
+            300,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = scratch(&format!("history-{i}.jsonl"));
+        let path = file.to_str().unwrap();
+        let mut argv = args("--sim --seed 3");
+        argv.extend(args(flags));
+        argv.extend(["--history", path]);
+        let run = direct(binary, &argv);
+        assert_eq!(
+            run.code, 0,
+            "{binary} {flags}: {}{}",
+            run.stdout, run.stderr
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // A crashed client submitted fewer; every line is one operation of the format.
+        assert!(
+            lines.len() <= ops && lines.len() > ops / 3,
+            "{binary} {flags}: {} lines",
+            lines.len()
+        );
+        for l in &lines {
+            let o = l.as_object().unwrap();
+            assert!(o["client"].is_u64() && o["key"].is_string() && o["call"].is_i64());
+            assert!(
+                o["ret"].is_null() || o["ret"].as_i64() >= o["call"].as_i64(),
+                "{l}"
+            );
+            match o["op"].as_str() {
+                Some("put") => assert!(o["value"].is_string(), "{l}"),
+                Some("get") => assert!(o["output"].is_string() || o["output"].is_null()),
+                _ => panic!("{l}"),
+            }
+            assert!(
+                !o.contains_key("eps"),
+                "no clock uncertainty in the simulator: {l}"
+            );
+        }
+        assert!(
+            lines.iter().any(|l| l["ret"].is_null()),
+            "{binary} {flags}: some operation never returned"
+        );
+        let check = direct("distributed-hashmap", &["--check-history", path]);
+        assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+        assert!(
+            check.stdout.contains("result: the history is linearizable"),
+            "{}",
+            check.stdout
+        );
+        if binary == "distributed-hashmap" {
+            assert_eq!(checked_ops(&check.stdout), checked_ops(&run.stdout));
+        }
+    }
+}
+
+fn history_file(name: &str, text: &str) -> String {
+    let file = scratch(name);
+    std::fs::write(&file, text).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+/// Hand-made histories: a stale read is refused (exit 1); a value written twice with a put never
+/// answered is linearizable (the get saw the first put) by both checkers; a search out of
+/// budget is undecided (exit 4); a bad line is named (exit 2).
+#[test]
+fn check_history_judges_hand_made_histories() {
+    let stale = history_file(
+        "stale.jsonl",
+        r#"{"client": 1, "op": "put", "key": "x", "value": "a", "call": 0, "ret": 10}
+{"client": 1, "op": "put", "key": "x", "value": "b", "call": 11, "ret": 12}
+{"client": 2, "op": "get", "key": "x", "output": "a", "call": 13, "ret": 14, "eps": 0}
+"#,
+    );
+    for checker in ["auto", "search"] {
+        let r = direct(
+            "distributed-hashmap",
+            &["--check-history", &stale, "--checker", checker],
+        );
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout
+                .contains("check linearizability: FAILED (x: stale read")
+                && r.stdout.contains("client 2 get -> a [0.013, 0.014] ms")
+                && r.stdout.contains("NOT linearizable (exit 1)"),
+            "{}",
+            r.stdout
+        );
+    }
+    // With 2 µs of clock uncertainty the get may have overlapped the second put.
+    let loose = history_file(
+        "loose.jsonl",
+        &std::fs::read_to_string(&stale)
+            .unwrap()
+            .replace("\"eps\": 0", "\"eps\": 2"),
+    );
+    let r = direct("distributed-hashmap", &["--check-history", &loose]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let repeated = history_file(
+        "repeated.jsonl",
+        r#"{"client": 1, "op": "put", "key": "x", "value": "a", "call": 0, "ret": 10}
+{"client": 2, "op": "get", "key": "x", "output": "a", "call": 11, "ret": 12}
+{"client": 3, "op": "put", "key": "x", "value": "a", "call": 20, "ret": null}
+"#,
+    );
+    for checker in ["auto", "search"] {
+        let r = direct(
+            "distributed-hashmap",
+            &["--check-history", &repeated, "--checker", checker],
+        );
+        assert_eq!(r.code, 0, "--checker {checker}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout
+                .contains("3 operations (1 never returned) on 1 keys by 3 clients"),
+            "{}",
+            r.stdout
+        );
+    }
+    let r = direct(
+        "distributed-hashmap",
+        &[
+            "--check-history",
+            &repeated,
+            "--checker",
+            "search",
+            "--search-budget",
+            "1",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("check linearizability: UNDECIDED") && r.stdout.contains("(exit 4)"),
+        "{}",
+        r.stdout
+    );
+
+    let bad = history_file(
+        "bad.jsonl",
+        r#"{"client": 1, "op": "put", "key": "x", "value": "a", "call": 0, "ret": 10}
+{"client": 2, "op": "get", "key": "x", "call": 11, "ret": 12}
+"#,
+    );
+    for (argv, says) in [
+        (
+            vec!["--check-history", bad.as_str()],
+            "bad.jsonl line 2: a get that returned needs an \"output\"",
+        ),
+        (
+            vec!["--check-history", "/nonexistent/h.jsonl"],
+            "cannot read /nonexistent/h.jsonl",
+        ),
+        (
+            vec!["--check-history", bad.as_str(), "--sim", "--np", "4"],
+            "runs nothing",
+        ),
+        (
+            vec![
+                "--sim",
+                "--np",
+                "4",
+                "--seeds",
+                "0..2",
+                "--history",
+                bad.as_str(),
+            ],
+            "--history writes the files of one run",
+        ),
+    ] {
+        let r = direct("distributed-hashmap", &argv);
+        assert_eq!(r.code, 2, "{argv:?}: {}{}", r.stdout, r.stderr);
+        let first = r.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(says), "{argv:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    }
+    let r = direct("raft", &args("--seeds 0..2 --np 4 --history x.jsonl"));
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let r = direct(
+        "distributed-hashmap",
+        &args("--sim --np 4 --ops 5 --history /nonexistent-dir/h.jsonl"),
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("cannot write /nonexistent-dir/h.jsonl"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A check the search could not decide exits 4, in a single run and in a sweep.
+#[test]
+fn an_undecided_check_exits_4() {
+    let flags = "--sim --np 4 --ops 20 --keys 2 --checker search --search-budget 1";
+    let r = direct("distributed-hashmap", &args(flags));
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("check linearizability: UNDECIDED (no violation found")
+            && r.stdout.contains("a check is UNDECIDED")
+            && r.stdout.contains("(exit 4)"),
+        "{}",
+        r.stdout
+    );
+    let r = direct(
+        "distributed-hashmap",
+        &args(&format!("{flags} --seeds 0..3")),
+    );
+    assert_eq!(r.code, 4, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("0 passed, 0 failed a check, 0 did not finish, 3 undecided")
+            && r.stdout.contains("check linearizability UNDECIDED: "),
+        "{}",
+        r.stdout
+    );
+}

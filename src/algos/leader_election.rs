@@ -458,6 +458,7 @@ pub fn check_election(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         checks.push(Check {
             name: "one-correct-leader-at-the-end".into(),
             passed: true,
+            undecided: false,
             detail: format!(
                 "not required: the fault plan does not let the ranks settle (late faults, no majority, links losing messages to the end, or fixed timeouts on slow links); {}",
                 if bad.is_empty() { "they agreed anyway".to_string() } else { bad.join("; ") }

@@ -5,9 +5,11 @@
 //! below the drivers, which run any `Algorithm`.
 
 use std::fmt::Debug;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::cli::CommonArgs;
 use super::faults::FaultPlan;
 use super::observe::report::{Check, RunResult};
 use super::process::{BadRecord, Process, Rank};
@@ -31,6 +33,33 @@ pub trait Algorithm {
     /// Whether the processes persist state and can be restarted from it (`--restart`,
     /// `--crash-after-persist`); the others are crash-stop and refuse those flags.
     const RECOVERS: bool = false;
+    /// Whether this run compares times across ranks: [`Algorithm::NEEDS_CLOCKS`], or an option
+    /// asks for it (e.g. a client history written for an outside checker).
+    fn needs_clocks(args: &Self::Args) -> bool {
+        let _ = args;
+        Self::NEEDS_CLOCKS
+    }
+    /// The binary's own option that asks for [`Algorithm::files`], if given: a sweep
+    /// (`--seeds`) refuses it, the files being one run's.
+    fn one_run_option(args: &Self::Args) -> Option<&'static str> {
+        let _ = args;
+        None
+    }
+    /// Files the binary's own options ask for beyond the report, trace and diagram, as (path,
+    /// contents), written by rank 0 (or the simulator) after the checks of one run.
+    fn files(
+        args: &Self::Args,
+        run: &RunResult<<Self::Proc as Process>::Output>,
+    ) -> Vec<(PathBuf, String)> {
+        let _ = (args, run);
+        Vec::new()
+    }
+    /// Work that replaces the run when the options ask for it (e.g. checking a history file):
+    /// no MPI, no simulation; its exit code. `quiet`: print nothing (an mpirun rank but 0).
+    fn instead_of_run(args: &Self::Args, common: &CommonArgs, quiet: bool) -> Option<u8> {
+        let _ = (args, common, quiet);
+        None
+    }
     /// Algorithm-specific options.
     type Args: clap::Args + Clone + Debug + Serialize;
     /// The per-rank state machine.

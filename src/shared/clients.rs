@@ -64,6 +64,9 @@ pub struct Workload {
     /// of at least [`STALL_US`] that an answer ended: (from, to).
     waiting_since_us: Option<u64>,
     stalls: Vec<(u64, u64)>,
+    /// [`ClientReport::submit_gaps_us`].
+    submit_gaps_us: Vec<u64>,
+    last_submit_us: u64,
 }
 
 /// The shortest wait for an answer that a client records as a stall (µs): far below any
@@ -86,6 +89,20 @@ pub struct ClientReport {
     /// Waiting for an answer at the end of the run since this time (µs), if it was.
     #[serde(default)]
     pub waiting_since_us: Option<u64>,
+    /// When each command was first submitted, in seq order, as µs since the one before (the
+    /// first since time 0): small numbers, a byte or two each on the wire.
+    #[serde(default)]
+    pub submit_gaps_us: Vec<u64>,
+}
+
+impl ClientReport {
+    /// When each command was first submitted (µs on the client's clock), in seq order.
+    pub fn submit_times_us(&self) -> impl Iterator<Item = u64> + '_ {
+        self.submit_gaps_us.iter().scan(0u64, |t, &gap| {
+            *t += gap;
+            Some(*t)
+        })
+    }
 }
 
 impl Workload {
@@ -101,6 +118,8 @@ impl Workload {
             last_reply_us: 0,
             waiting_since_us: None,
             stalls: Vec::new(),
+            submit_gaps_us: Vec::new(),
+            last_submit_us: 0,
         }
     }
     pub fn id(&self, seq: u32) -> CommandId {
@@ -117,6 +136,9 @@ impl Workload {
         let seqs: Vec<u32> = (self.next..self.next + n).collect();
         for &s in &seqs {
             self.outstanding.insert(s, (now_us, steps));
+            self.submit_gaps_us
+                .push(now_us.saturating_sub(self.last_submit_us));
+            self.last_submit_us = now_us;
         }
         self.next += n;
         if n > 0 {
@@ -169,6 +191,7 @@ impl Workload {
             last_reply_us: self.last_reply_us,
             stalls: self.stalls.clone(),
             waiting_since_us: self.waiting_since_us,
+            submit_gaps_us: self.submit_gaps_us.clone(),
         }
     }
 }
@@ -197,6 +220,8 @@ mod tests {
         assert_eq!(r.submitted, 5);
         assert_eq!(r.done[0], (1, 15, 4));
         assert_eq!((r.first_submit_us, r.last_reply_us), (Some(10), 50));
+        let submitted: Vec<u64> = r.submit_times_us().collect();
+        assert_eq!(submitted, vec![10, 10, 30, 41, 41]);
         assert_eq!(w.id(4), CommandId { client: 3, seq: 4 });
     }
 }

@@ -2,6 +2,7 @@
 //! print, write the report, trace and diagram, and exit with the documented code.
 //!
 //! Exit codes: 0 every check held; 1 a check failed; 2 bad usage; 3 the run did not finish;
+//! 4 a checker could not decide (its budget spent) and nothing else went wrong;
 //! 130 and 143 a SIGINT or SIGTERM ended it early (what it had done was still checked,
 //! printed and written).
 //!
@@ -44,6 +45,7 @@ pub mod code {
     pub const INTERRUPTED: u8 = 130;
     /// A SIGTERM ended the run early: 128 + 15.
     pub const TERMINATED: u8 = 143;
+    pub const UNDECIDED: u8 = 4;
 }
 
 #[derive(Parser, Debug)]
@@ -181,6 +183,11 @@ pub trait Binary {
         common: &CommonArgs,
         outputs: &mut Outputs,
     ) -> u8;
+    /// Work that replaces the run ([`Algorithm::instead_of_run`]); its exit code.
+    fn instead_of_run(args: &Self::Args, common: &CommonArgs, quiet: bool) -> Option<u8> {
+        let _ = (args, common, quiet);
+        None
+    }
 }
 
 impl<A: Algorithm> Binary for A {
@@ -197,7 +204,16 @@ impl<A: Algorithm> Binary for A {
         if !A::RECOVERS {
             refuse_recovery(A::NAME, &faults)?;
         }
+        if let (Some(_), Some(flag)) = (&common.seeds, A::one_run_option(args)) {
+            return Err(format!(
+                "{flag} writes the files of one run: give --seed S instead of --seeds"
+            ));
+        }
         A::validate(args, np, &faults)
+    }
+
+    fn instead_of_run(args: &A::Args, common: &CommonArgs, quiet: bool) -> Option<u8> {
+        A::instead_of_run(args, common, quiet)
     }
 
     fn in_process(
@@ -295,6 +311,9 @@ pub fn run<B: Binary>(argv: Vec<OsString>) -> u8 {
         Err(code) => return code,
     };
     let (args, common, quiet) = (&cli.algo, &cli.common, cli.quiet);
+    if let Some(code) = B::instead_of_run(args, common, quiet) {
+        return code;
+    }
     if common.simulated() {
         // Under mpirun every rank checks the input and all exit alike; rank 0 alone speaks,
         // and runs the simulation.
@@ -370,7 +389,7 @@ fn conclude<A: Algorithm>(
     let mut checks = A::check(args, run);
     checks.extend(run.group_check());
     checks.extend(run.storage_check());
-    finish::<A, _>(
+    let code = finish::<A, _>(
         common,
         outputs,
         Conclusion {
@@ -381,7 +400,18 @@ fn conclude<A: Algorithm>(
             figures: A::figures(args, run),
             view: A::output_view,
         },
-    )
+    );
+    A::files(args, run)
+        .iter()
+        .fold(code, |code, (path, text)| write_or(path, text, code))
+}
+
+/// Write an algorithm's own file of a run (`--history`): a failure is a usage error.
+fn write_or(path: &std::path::Path, text: &str, code: u8) -> u8 {
+    match std::fs::write(path, text) {
+        Ok(()) => code,
+        Err(e) => usage_error(&format!("cannot write {}: {e}", path.display())),
+    }
 }
 
 /// What rank 0 (or the simulator) concluded of a run, for [`finish`] to print and write.
@@ -456,7 +486,11 @@ pub fn finish<B: Binary, O: Serialize>(
         out.line(format_args!(
             "  check {}: {} ({})",
             c.name,
-            if c.passed { "passed" } else { "FAILED" },
+            match (c.passed, c.undecided) {
+                (true, _) => "passed",
+                (false, true) => "UNDECIDED",
+                (false, false) => "FAILED",
+            },
             c.detail
         ));
     }
@@ -501,14 +535,16 @@ pub fn finish<B: Binary, O: Serialize>(
 }
 
 /// The exit code of a run: 130 or 143 if a signal ended it, else 1 if a check failed, else 3
-/// if it did not finish, else 0.
+/// if it did not finish, else 4 if a check was undecided, else 0.
 pub fn verdict(ending: Ending, checks: &[Check]) -> u8 {
     if ending == Ending::Interrupted {
         interrupt::signal().map_or(code::INTERRUPTED, |s| s.exit_code())
-    } else if checks.iter().any(|c| !c.passed) {
+    } else if checks.iter().any(Check::failed) {
         code::CHECK_FAILED
     } else if ending != Ending::Finished {
         code::DID_NOT_FINISH
+    } else if checks.iter().any(|c| c.undecided) {
+        code::UNDECIDED
     } else {
         code::OK
     }
@@ -547,6 +583,9 @@ fn verdict_line<O>(run: &RunResult<O>, code: u8, timeout_s: f64) -> String {
     match code {
         code::OK => format!("result: {how}; all checks passed"),
         code::CHECK_FAILED => format!("result: {how}; a check FAILED (exit 1)"),
+        code::UNDECIDED => format!(
+            "result: {how}; a check is UNDECIDED: its checker gave up before a verdict (exit 4)"
+        ),
         _ => format!("result: {how} (exit {code})"),
     }
 }
@@ -596,7 +635,7 @@ fn sweep<A: Algorithm>(
     seeds: std::ops::Range<u64>,
     argv: &[OsString],
 ) -> u8 {
-    let (mut passed, mut failed, mut unfinished) = (0u64, 0u64, 0u64);
+    let (mut passed, mut failed, mut unfinished, mut undecided) = (0u64, 0u64, 0u64, 0u64);
     let mut messages = 0u64;
     let mut interrupted_at = None;
     let started = std::time::Instant::now();
@@ -614,17 +653,18 @@ fn sweep<A: Algorithm>(
         match verdict(run.ending, &checks) {
             code::OK => passed += 1,
             c => {
-                if c == code::CHECK_FAILED {
-                    failed += 1;
-                } else {
-                    unfinished += 1;
+                match c {
+                    code::CHECK_FAILED => failed += 1,
+                    code::UNDECIDED => undecided += 1,
+                    _ => unfinished += 1,
                 }
                 out.line(format_args!(
                     "seed {seed}: {}",
                     verdict_line(&run, c, common.timeout).trim_start_matches("result: ")
                 ));
                 for ch in checks.iter().filter(|c| !c.passed) {
-                    out.line(format_args!("  check {} FAILED: {}", ch.name, ch.detail));
+                    let how = if ch.undecided { "UNDECIDED" } else { "FAILED" };
+                    out.line(format_args!("  check {} {how}: {}", ch.name, ch.detail));
                 }
                 out.line(format_args!("  reproduce: {}", reproduce(argv, seed)));
             }
@@ -640,10 +680,15 @@ fn sweep<A: Algorithm>(
         None => format!("swept seeds {}..{}", seeds.start, seeds.end),
     };
     out.line(format_args!(
-        "{}: {swept} at np={} (faults: {}): {passed} passed, {failed} failed a check, {unfinished} did not finish; {messages} messages delivered in {:.2} s",
+        "{}: {swept} at np={} (faults: {}): {passed} passed, {failed} failed a check, {unfinished} did not finish{}; {messages} messages delivered in {:.2} s",
         A::NAME,
         np,
         common.faults(),
+        if undecided > 0 {
+            format!(", {undecided} undecided")
+        } else {
+            String::new()
+        },
         started.elapsed().as_secs_f64()
     ));
     if interrupted_at.is_some() {
@@ -652,6 +697,8 @@ fn sweep<A: Algorithm>(
         code::CHECK_FAILED
     } else if unfinished > 0 {
         code::DID_NOT_FINISH
+    } else if undecided > 0 {
+        code::UNDECIDED
     } else {
         code::OK
     }
@@ -660,6 +707,21 @@ fn sweep<A: Algorithm>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_violation_outranks_a_timeout_which_outranks_an_undecided_check() {
+        let ok = Check::from_violations("a", "fine".into(), vec![]);
+        let bad = Check::from_violations("b", String::new(), vec!["broken".into()]);
+        let open = Check::undecided("c", "gave up".into());
+        let f = Ending::Finished;
+        assert_eq!(verdict(f, std::slice::from_ref(&ok)), code::OK);
+        assert_eq!(verdict(f, &[ok.clone(), open.clone()]), code::UNDECIDED);
+        assert_eq!(
+            verdict(Ending::TimedOut, std::slice::from_ref(&open)),
+            code::DID_NOT_FINISH
+        );
+        assert_eq!(verdict(Ending::TimedOut, &[open, bad]), code::CHECK_FAILED);
+    }
 
     #[test]
     fn reproduce_replaces_the_sweep() {

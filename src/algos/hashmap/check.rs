@@ -1,22 +1,20 @@
 //! The checks of a hashmap run (linearizability per key, completion), its figures and its
 //! summary.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
 
+use super::history::{self, SHRINK_LIMIT};
 use super::ring::key_name;
 use super::{
     Args, Backend, Checker, ClientReport, Config, OpRecord, Output, ReplicaReport, Version,
 };
 use crate::shared::faults::FaultPlan;
+use crate::shared::observe::kv_history::Checked;
 use crate::shared::observe::latency::{self, Latency, Steps};
-use crate::shared::observe::linearizability::{self, Operation, RegOp, Verdict as Search};
 use crate::shared::{Check, Rank, RunResult};
-
-/// Histories of at most this many operations on one key are shrunk to a minimal violation.
-const SHRINK_LIMIT: usize = 400;
 
 fn clients(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &ClientReport)> {
     run.ranks.iter().filter_map(|r| match &r.output {
@@ -32,110 +30,41 @@ fn replicas(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &Repli
     })
 }
 
-/// A value as people read it: `v5.12` is what client 5 wrote in its operation 12.
-fn show(v: &Option<Vec<u8>>) -> String {
-    match v {
-        None => "nothing".into(),
-        Some(b) if b.len() >= 8 => {
-            let c = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            let s = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
-            format!("v{c}.{s}")
-        }
-        Some(b) => format!("{b:02x?}"),
-    }
-}
-
-/// The id of value `v`: equal values, equal ids.
-fn intern<'a>(ids: &mut HashMap<&'a [u8], u32>, v: &'a [u8]) -> u32 {
-    let n = ids.len() as u32;
-    *ids.entry(v).or_insert(n)
-}
-
 /// The linearizability verdict of a run.
 pub struct Verdict {
-    pub keys: usize,
-    pub ops: usize,
-    pub violations: Vec<String>,
+    pub checked: Checked,
     /// The largest clock uncertainty of a client rank (µs).
     pub uncertainty_us: i64,
     pub elapsed_s: f64,
 }
 
+impl Verdict {
+    /// The `linearizability` check.
+    pub fn check(&self) -> Check {
+        self.checked.to_check(format!(
+            "{} operations on {} keys: every key's history has a linearization (clock uncertainty {} us)",
+            self.checked.ops, self.checked.keys, self.uncertainty_us
+        ))
+    }
+}
+
 /// Check every key's history.
-pub fn linearizability(run: &RunResult<Output>, how: Checker) -> Verdict {
+pub fn linearizability(args: &Args, run: &RunResult<Output>) -> Verdict {
     let started = Instant::now();
-    let mut ids: HashMap<&[u8], u32> = HashMap::new();
-    let mut per_key: BTreeMap<u32, Vec<(Operation, Rank, &OpRecord)>> = BTreeMap::new();
-    let mut uncertainty_us = 0;
-    for r in &run.ranks {
-        let Output::Client(c) = &r.output else {
-            continue;
-        };
-        let (off, slack) = (r.clock.offset_us, r.clock.uncertainty_us);
-        uncertainty_us = uncertainty_us.max(slack);
-        for o in &c.ops {
-            let op = match (&o.put, &o.got) {
-                (Some(v), _) => RegOp::Write(intern(&mut ids, v)),
-                (None, Some(got)) => RegOp::Read(got.as_ref().map(|v| intern(&mut ids, v))),
-                // A get that never returned constrains nothing.
-                (None, None) => continue,
-            };
-            let operation = Operation {
-                op,
-                invoke: o.invoke_us as i64 + off,
-                ret: o.return_us.map(|t| t as i64 + off),
-                slack,
-            };
-            per_key
-                .entry(o.key)
-                .or_default()
-                .push((operation, r.rank, o));
-        }
-    }
-    let mut violations = Vec::new();
-    let ops = per_key.values().map(|v| v.len()).sum();
-    for (key, hist) in &per_key {
-        let plain: Vec<Operation> = hist.iter().map(|h| h.0).collect();
-        let verdict = match how {
-            Checker::Auto => linearizability::check(&plain),
-            Checker::Search => {
-                linearizability::search_within(&plain, linearizability::DEFAULT_BUDGET)
-            }
-        };
-        match verdict {
-            Ok(()) => continue,
-            Err(Search::Undecided(steps)) => {
-                violations.push(format!(
-                    "{}: undecided: {} operations, no verdict within {steps} search steps",
-                    key_name(*key),
-                    plain.len()
-                ));
-                continue;
-            }
-            Err(Search::Violation(_)) => {}
-        }
-        let (minimal, why) = linearizability::explain(&plain, SHRINK_LIMIT);
-        let ms = |t: i64| t as f64 / 1e3;
-        let listed: Vec<String> = minimal
-            .iter()
-            .map(|&i| {
-                let (op, rank, rec) = hist[i];
-                let what = match (&rec.put, &rec.got) {
-                    (Some(v), _) => format!("put {}", show(&Some(v.clone()))),
-                    (None, got) => format!("get -> {}", show(got.as_ref().unwrap_or(&None))),
-                };
-                let end = op
-                    .ret
-                    .map_or("never returned".into(), |t| format!("{:.3}", ms(t)));
-                format!("client {rank} {what} [{:.3}, {end}] ms", ms(op.invoke))
-            })
-            .collect();
-        violations.push(format!("{}: {why}: {}", key_name(*key), listed.join(", ")));
-    }
+    let checked = history::of_run(args, run).check(
+        args.checker == Checker::Search,
+        args.search_budget,
+        SHRINK_LIMIT,
+    );
+    let uncertainty_us = run
+        .ranks
+        .iter()
+        .filter(|r| matches!(r.output, Output::Client(_)))
+        .map(|r| r.clock.uncertainty_us)
+        .max()
+        .unwrap_or(0);
     Verdict {
-        keys: per_key.len(),
-        ops,
-        violations,
+        checked,
         uncertainty_us,
         elapsed_s: started.elapsed().as_secs_f64(),
     }
@@ -195,15 +124,8 @@ fn failures<'a>(
 /// The checks of a run.
 pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
     let cfg = args.config(run.np);
-    let lin = linearizability(run, args.checker);
-    let mut checks = vec![Check::from_violations(
-        "linearizability",
-        format!(
-            "{} operations on {} keys: every key's history has a linearization (clock uncertainty {} us)",
-            lin.ops, lin.keys, lin.uncertainty_us
-        ),
-        lin.violations,
-    )];
+    let lin = linearizability(args, run);
+    let mut checks = vec![lin.check()];
     let failed = failures(&cfg, run);
     let missing: Vec<String> = failed
         .iter()
@@ -274,6 +196,7 @@ pub struct CheckerWork {
     pub ms_per_10k_ops: Option<f64>,
     pub clock_uncertainty_us: i64,
     pub violations: usize,
+    pub undecided_keys: usize,
     pub method: Checker,
 }
 
@@ -303,7 +226,7 @@ pub struct Figures {
 /// The figures of a run.
 pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
     let cfg = args.config(run.np);
-    let lin = linearizability(run, args.checker);
+    let lin = linearizability(args, run);
     let all: Vec<(i64, &OpRecord)> = run
         .ranks
         .iter()
@@ -380,12 +303,14 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
         },
         divergent_keys_at_end: divergent(&cfg, run),
         checker: CheckerWork {
-            operations: lin.ops,
-            keys: lin.keys,
+            operations: lin.checked.ops,
+            keys: lin.checked.keys,
             seconds: lin.elapsed_s,
-            ms_per_10k_ops: (lin.ops > 0).then(|| lin.elapsed_s * 1e3 * 1e4 / lin.ops as f64),
+            ms_per_10k_ops: (lin.checked.ops > 0)
+                .then(|| lin.elapsed_s * 1e3 * 1e4 / lin.checked.ops as f64),
             clock_uncertainty_us: lin.uncertainty_us,
-            violations: lin.violations.len(),
+            violations: lin.checked.violations.len(),
+            undecided_keys: lin.checked.undecided.len(),
             method: args.checker,
         },
     }

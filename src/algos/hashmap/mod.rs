@@ -50,15 +50,20 @@
 //! - completion, where the plan permits: every operation of a correct client on a key whose
 //!   group keeps a quorum up (and links that deliver) completed. Operations on keys whose group
 //!   lost its quorum are listed with why.
+//!
+//! `--history FILE` writes the clients' history for outside checkers, and `--check-history
+//! FILE` checks such a file with the same checker, running nothing ([`history`]).
 
 mod check;
 pub mod client;
+pub mod history;
 pub mod log_client;
 pub mod replica;
 pub mod ring;
 #[cfg(test)]
 mod tests;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +74,7 @@ use self::log_client::LogClient;
 use self::replica::Replica;
 use self::ring::Ring;
 use crate::algos::raft;
+use crate::shared::cli::CommonArgs;
 use crate::shared::faults::FaultPlan;
 use crate::shared::process::BadRecord;
 use crate::shared::quorum::majority;
@@ -256,6 +262,17 @@ pub struct Args {
     /// every written value is distinct; search: the Wing & Gong / Lowe search alone).
     #[arg(long, value_enum, default_value_t = Checker::Auto)]
     pub checker: Checker,
+    /// Steps the search may take per key before it calls the key undecided (exit 4).
+    #[arg(long, value_name = "STEPS", default_value_t = crate::shared::observe::linearizability::DEFAULT_BUDGET, value_parser = clap::value_parser!(u64).range(1..))]
+    pub search_budget: u64,
+    /// Write every client operation to FILE, one JSON object a line, for outside checkers
+    /// (Porcupine, Knossos; the format is in the README).
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub history: Option<PathBuf>,
+    /// Check the history in FILE (the --history format) and run nothing: exit 0 linearizable,
+    /// 1 not, 4 undecided.
+    #[arg(long, value_name = "FILE", conflicts_with = "history")]
+    pub check_history: Option<PathBuf>,
 }
 
 impl Args {
@@ -544,6 +561,20 @@ impl Algorithm for DistributedHashmap {
 
     fn check(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         check::checks(args, run)
+    }
+
+    fn one_run_option(args: &Args) -> Option<&'static str> {
+        args.history.as_ref().map(|_| "--history")
+    }
+
+    fn files(args: &Args, run: &RunResult<Output>) -> Vec<(PathBuf, String)> {
+        let history = |p: &PathBuf| (p.clone(), history::of_run(args, run).to_json_lines());
+        args.history.iter().map(history).collect()
+    }
+
+    fn instead_of_run(args: &Args, common: &CommonArgs, quiet: bool) -> Option<u8> {
+        let file = args.check_history.as_ref()?;
+        Some(history::check_file(args, file, common, quiet))
     }
 
     fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {

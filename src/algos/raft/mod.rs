@@ -59,12 +59,14 @@
 
 pub mod check;
 pub mod client;
+pub mod history;
 pub mod kv;
 pub mod messages;
 pub mod server;
 #[cfg(test)]
 mod tests;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -155,6 +157,11 @@ pub struct Args {
     /// Snapshot the state machine and drop the log's prefix every N applied entries (0: never).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100_000_000))]
     pub snapshot_every: u64,
+    /// Write every client command to FILE, one JSON object a line, for outside checkers
+    /// (Porcupine, Knossos; the format is in the README). Under MPI the ranks' clocks are then
+    /// synchronized at the start.
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
+    pub history: Option<PathBuf>,
 }
 
 impl Args {
@@ -291,6 +298,20 @@ impl Algorithm for Raft {
 
     fn check(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         check::checks(args, run)
+    }
+
+    /// A history for outside checkers compares times across ranks.
+    fn needs_clocks(args: &Args) -> bool {
+        args.history.is_some()
+    }
+
+    fn one_run_option(args: &Args) -> Option<&'static str> {
+        args.history.as_ref().map(|_| "--history")
+    }
+
+    fn files(args: &Args, run: &RunResult<Output>) -> Vec<(PathBuf, String)> {
+        let history = |p: &PathBuf| (p.clone(), history::of_run(args, run).to_json_lines());
+        args.history.iter().map(history).collect()
     }
 
     fn figures(args: &Args, run: &RunResult<Output>) -> Option<serde_json::Value> {

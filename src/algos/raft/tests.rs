@@ -756,6 +756,7 @@ fn args() -> Args {
         keys: 4,
         read_ratio: 0.5,
         snapshot_every: 0,
+        history: None,
     }
 }
 

@@ -238,6 +238,8 @@ struct Driver<'w, A: Algorithm> {
     received: u64,
     /// Messages received or held after the run ended (a timeout), discarded.
     late: u64,
+    /// [`Algorithm::needs_clocks`]: every message's arrival time is read.
+    clocks: bool,
 }
 
 impl<A: Algorithm> Driver<'_, A> {
@@ -295,7 +297,7 @@ impl<A: Algorithm> Driver<'_, A> {
             // Once a pass is enough for timers; an algorithm whose checker compares times
             // across ranks needs each message's own arrival time (a stale one would record a
             // return earlier than it happened).
-            if !busy || A::NEEDS_CLOCKS {
+            if !busy || self.clocks {
                 now = self.tick_clock();
                 busy = true;
             }
@@ -513,7 +515,7 @@ pub fn run_mpi<A: Algorithm>(
     let ticket_host = A::USES_TICKETS.then(|| RmaCellHost::new(mpi, 0, 0));
     let ticket_cell = ticket_host.as_ref().map(|h| h.open());
     world.barrier();
-    let (start, offset_us, uncertainty_us) = if A::NEEDS_CLOCKS {
+    let (start, offset_us, uncertainty_us) = if A::needs_clocks(args) {
         mpi.synchronized_start(16)
     } else {
         (Instant::now(), 0, 0)
@@ -538,6 +540,7 @@ pub fn run_mpi<A: Algorithm>(
         sent: 0,
         received: 0,
         late: 0,
+        clocks: A::needs_clocks(args),
     };
     // A crash at 0 ms comes before the start: that rank never runs.
     me.runner

@@ -14,6 +14,9 @@ use crate::shared::process::Rank;
 pub struct Check {
     pub name: String,
     pub passed: bool,
+    /// The checker could not decide (it spent its budget): not passed, yet no violation found.
+    #[serde(default)]
+    pub undecided: bool,
     pub detail: String,
 }
 
@@ -22,6 +25,19 @@ impl Check {
     /// first few, then a count).
     pub fn from_violations(name: &str, ok_detail: String, violations: Vec<String>) -> Check {
         Self::build(name, ok_detail, violations)
+    }
+    /// A check whose checker gave up before deciding (exit 4 when no other check failed).
+    pub fn undecided(name: &str, detail: String) -> Check {
+        Check {
+            name: name.into(),
+            passed: false,
+            undecided: true,
+            detail,
+        }
+    }
+    /// Whether it found a violation (failed, and not for want of a verdict).
+    pub fn failed(&self) -> bool {
+        !self.passed && !self.undecided
     }
     /// A property the fault plan may not permit (liveness): checked as [`Check::from_violations`]
     /// when `required` is `Ok`, otherwise passed with "not required" and the reason.
@@ -36,6 +52,7 @@ impl Check {
             Err(why) => Check {
                 name: name.into(),
                 passed: true,
+                undecided: false,
                 detail: format!("not required: {why}"),
             },
         }
@@ -45,6 +62,7 @@ impl Check {
             return Check {
                 name: name.into(),
                 passed: true,
+                undecided: false,
                 detail: ok_detail,
             };
         }
@@ -60,6 +78,7 @@ impl Check {
         Check {
             name: name.into(),
             passed: false,
+            undecided: false,
             detail,
         }
     }
@@ -258,6 +277,7 @@ impl<O> RunResult<O> {
         Some(Check {
             name: "role-groups".into(),
             passed: lo == hi,
+            undecided: false,
             detail: format!(
                 "MPI_Allreduce over each role's communicator (MPI_Comm_split): {}",
                 parts.join(", ")
