@@ -8,6 +8,8 @@
 
 mod common;
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,7 +35,35 @@ fn signal(pid: u32, signal: &str) {
     assert!(ok, "kill -{signal} {pid} failed");
 }
 
-/// Wait for `child`, at most `limit`; its output.
+/// Send `signal` to every process of process group `pgid`, as a terminal sends a Ctrl-C to
+/// its foreground group.
+fn signal_group(pgid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(format!("-{pgid}"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{signal} -- -{pgid} failed");
+}
+
+/// SIGKILL `pid` and every process below it (the tree first: once the parent is gone, its
+/// children are orphans, out of reach).
+fn kill_tree(pid: u32) {
+    let mut all = descendants(pid);
+    all.push(pid);
+    for p in all {
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(p.to_string())
+            .status();
+    }
+}
+
+/// Wait for `child`, at most `limit`; its output. Past the limit it is killed with every
+/// process below it (an mpirun job's launcher and ranks, which would otherwise keep its
+/// output pipes open and the wait going).
 fn wait(child: Child, limit: Duration) -> Run {
     let pid = child.id();
     let started = Instant::now();
@@ -44,10 +74,7 @@ fn wait(child: Child, limit: Duration) -> Run {
                 return;
             }
         }
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(pid.to_string())
-            .status();
+        kill_tree(pid);
     });
     let out = child.wait_with_output().unwrap();
     let _ = watchdog.join();
@@ -271,7 +298,9 @@ fn descendants_running(pid: u32, exe: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// Start `name` under scripts/mpirun, in the background; the caller holds [`mpirun_lock`].
+/// Start `name` under scripts/mpirun, in the background, in a process group of its own (the
+/// group a terminal's Ctrl-C would reach, without this test process); the caller holds
+/// [`mpirun_lock`].
 fn spawn_mpirun(np: usize, name: &str, flags: &[&str]) -> Child {
     Command::new(root().join("scripts/mpirun"))
         .arg("-np")
@@ -280,25 +309,53 @@ fn spawn_mpirun(np: usize, name: &str, flags: &[&str]) -> Child {
         .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap()
 }
 
-/// Wait until `np` ranks of `name` run below `job`; their process ids.
-fn ranks_of(job: &Child, np: usize, name: &str) -> Vec<u32> {
+/// Poll `holds` until it does. Fails if `job` ends first (with what it printed), or after
+/// `limit` (killing the job, which would run on), naming what it waited for. The machine may
+/// be loaded: limits are generous, and nothing waits longer than the condition takes.
+fn poll_while_running(
+    job: &mut Child,
+    what: &str,
+    limit: Duration,
+    mut holds: impl FnMut() -> bool,
+) {
     let started = Instant::now();
     loop {
-        let ranks = descendants_running(job.id(), &bin(name));
-        if ranks.len() == np {
-            return ranks;
+        if holds() {
+            return;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{} of {np} ranks started",
-            ranks.len()
-        );
-        std::thread::sleep(Duration::from_millis(100));
+        if let Some(status) = job.try_wait().unwrap() {
+            let mut out = String::new();
+            if let Some(mut pipe) = job.stdout.take() {
+                let _ = pipe.read_to_string(&mut out);
+            }
+            if let Some(mut pipe) = job.stderr.take() {
+                let _ = pipe.read_to_string(&mut out);
+            }
+            panic!("the job ended ({status}) before {what}:\n{out}");
+        }
+        if started.elapsed() > limit {
+            kill_tree(job.id());
+            panic!("{what}: not within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Wait until `np` ranks of `name` run below `job`; their process ids.
+fn ranks_of(job: &mut Child, np: usize, name: &str) -> Vec<u32> {
+    let (pid, exe) = (job.id(), bin(name));
+    let mut ranks = Vec::new();
+    let what = format!("{np} ranks of {name} running");
+    poll_while_running(job, &what, Duration::from_secs(60), || {
+        ranks = descendants_running(pid, &exe);
+        ranks.len() == np
+    });
+    ranks
 }
 
 #[test]
@@ -398,23 +455,47 @@ fn mpirun_shared_counter_refuses_restarts_once() {
     assert_refused_before_the_run(&r, "shared-counter is crash-stop");
 }
 
+/// A raft job of 2 servers and 1 client that runs until stopped but does little: one command
+/// in flight over links of 1..2 ms (about 60 commits a second), so that what the ranks check,
+/// gather and write after a signal takes milliseconds, even in a debug build on loaded cores.
+/// (Open MPI SIGKILLs the ranks 1 s after the SIGTERM it turns a Ctrl-C into.) Its storage
+/// goes to `data_dir`, a fresh folder, where [`wait_for_entries`] watches it grow.
+fn spawn_light_raft(data_dir: &Path, timeout_s: u32, more: &[&str]) -> Child {
+    let _ = std::fs::remove_dir_all(data_dir);
+    let timeout = timeout_s.to_string();
+    let flags = [
+        &args("--requests 100000000 --inflight 1 --delay 1..2 --timeout")[..],
+        &[timeout.as_str(), "--data-dir", data_dir.to_str().unwrap()],
+        more,
+    ]
+    .concat();
+    spawn_mpirun(3, "raft", &flags)
+}
+
+/// Wait until both servers of [`spawn_light_raft`] (ranks 0 and 1) have stored more than
+/// `bytes` bytes: the run is under way (past MPI_Init, the signal handlers and the start), a
+/// leader was elected, and entries reached both servers. About 20 bytes an entry; with one
+/// command in flight, a client sends the next only once the previous one was committed.
+fn wait_for_entries(job: &mut Child, data_dir: &Path, bytes: u64) {
+    let size = |rank: u32| {
+        std::fs::metadata(data_dir.join(format!("rank{rank}.wal"))).map_or(0, |m| m.len())
+    };
+    let what = format!("both servers stored {bytes} bytes");
+    poll_while_running(job, &what, Duration::from_secs(60), || {
+        size(0) > bytes && size(1) > bytes
+    });
+}
+
 #[test]
 fn mpirun_sigterm_to_every_rank_ends_the_run_with_143() {
     let report = scratch("mpirun-terminated.json");
     let _ = std::fs::remove_file(&report);
+    let data = scratch("mpirun-terminated-data");
     let _guard = mpirun_lock();
-    let job = spawn_mpirun(
-        3,
-        "raft",
-        &[
-            &args("--requests 100000000 --timeout 300 --report")[..],
-            &[report.to_str().unwrap()],
-        ]
-        .concat(),
-    );
-    let ranks = ranks_of(&job, 3, "raft");
-    // Past MPI_Init, where the handlers are installed.
-    std::thread::sleep(Duration::from_secs(3));
+    let mut job = spawn_light_raft(&data, 300, &["--report", report.to_str().unwrap()]);
+    let ranks = ranks_of(&mut job, 3, "raft");
+    // Some 40 entries: a few dozen commits.
+    wait_for_entries(&mut job, &data, 1000);
     for pid in ranks {
         signal(pid, "TERM");
     }
@@ -425,43 +506,27 @@ fn mpirun_sigterm_to_every_rank_ends_the_run_with_143() {
         "{}",
         r.stdout
     );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let rep = read_json(&report);
     assert_eq!(rep["ending"], "Interrupted");
     assert_eq!(rep["interrupted_by"], "SIGTERM");
-    assert!(rep["commits"].as_u64().unwrap() > 0);
+    assert!(rep["commits"].as_u64().unwrap() > 0, "{}", rep["commits"]);
 }
 
 #[test]
 fn mpirun_ctrl_c_to_mpirun_writes_the_report() {
     let report = scratch("mpirun-interrupted.json");
     let _ = std::fs::remove_file(&report);
+    let data = scratch("mpirun-interrupted-data");
     let _guard = mpirun_lock();
-    let job = spawn_mpirun(
-        3,
-        "raft",
-        &[
-            &args("--requests 100000000 --timeout 300 --report")[..],
-            &[report.to_str().unwrap()],
-        ]
-        .concat(),
-    );
-    ranks_of(&job, 3, "raft");
-    std::thread::sleep(Duration::from_secs(3));
-    // The launcher below the script (mpirun, mpiexec, ...: not a rank, not the output
-    // filter) gets the Ctrl-C and passes it on to the ranks as it does.
-    let launchers: Vec<u32> = descendants(job.id())
-        .into_iter()
-        .filter(|p| {
-            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-            ["mpirun", "mpiexec", "orterun", "prterun"]
-                .iter()
-                .any(|l| comm.trim().starts_with(l))
-        })
-        .collect();
-    assert!(!launchers.is_empty(), "no launcher found below the script");
-    for pid in launchers {
-        signal(pid, "INT");
-    }
+    let mut job = spawn_light_raft(&data, 300, &["--report", report.to_str().unwrap()]);
+    ranks_of(&mut job, 3, "raft");
+    wait_for_entries(&mut job, &data, 1000);
+    // A Ctrl-C as a terminal sends it: SIGINT to the foreground process group, the script's
+    // (the script, the launcher, the output filter). The ranks are not in it (the launcher
+    // gives each a group of its own): the launcher passes the Ctrl-C on to them as it does
+    // (Open MPI: a SIGTERM, then a SIGKILL 1 s later; MPICH's Hydra: the SIGINT).
+    signal_group(job.id(), "INT");
     let r = wait(job, Duration::from_secs(120));
     assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -470,20 +535,27 @@ fn mpirun_ctrl_c_to_mpirun_writes_the_report() {
         r.stdout,
         r.stderr
     );
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let rep = read_json(&report);
     assert_eq!(rep["ending"], "Interrupted");
+    assert!(rep["commits"].as_u64().unwrap() > 0, "{}", rep["commits"]);
 }
 
 #[test]
 fn mpirun_a_stopped_rank_the_timeout_line_names_both_times() {
+    let data = scratch("mpirun-stopped-data");
     let _guard = mpirun_lock();
-    let job = spawn_mpirun(3, "raft", &args("--requests 100000000 --timeout 2"));
-    let ranks = ranks_of(&job, 3, "raft");
-    std::thread::sleep(Duration::from_millis(1500));
-    // One rank stopped past the timeout: the others wait for it in the quiescence waves.
-    let stopped = *ranks.last().unwrap();
+    let mut job = spawn_light_raft(&data, 3, &[]);
+    let ranks = ranks_of(&mut job, 3, "raft");
+    // Under way, well before the timeout of 3 s.
+    wait_for_entries(&mut job, &data, 300);
+    // One rank stopped past the timeout: the others reach it and wait for this one, which
+    // the run's end needs (its barrier, the quiescence waves).
+    let stopped = ranks[0];
+    let held = Instant::now();
     signal(stopped, "STOP");
     std::thread::sleep(Duration::from_secs(5));
+    let held = held.elapsed().as_secs_f64();
     signal(stopped, "CONT");
     let r = wait(job, Duration::from_secs(120));
     // 3, or 1 where a liveness check failed for it.
@@ -493,9 +565,17 @@ fn mpirun_a_stopped_rank_the_timeout_line_names_both_times() {
         .lines()
         .find(|l| l.starts_with("result: "))
         .unwrap_or_default();
+    // The configured timeout, and how long the run really took: at least the stop, as the run
+    // had started before it and could not end during it (rounded to 0.1 s).
+    let prefix = "result: did NOT finish within the --timeout of 3 s (it ended after ";
+    let ended: f64 = line
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.split_once(" s)"))
+        .and_then(|(secs, _)| secs.parse().ok())
+        .unwrap_or_else(|| panic!("no timeout line naming both times:\n{}", r.stdout));
     assert!(
-        line.starts_with("result: did NOT finish within the --timeout of 2 s (it ended after "),
-        "{}",
+        ended + 0.05 >= held,
+        "the run ended after {ended} s, but a rank was stopped for {held:.2} s of it:\n{}",
         r.stdout
     );
 }

@@ -8,8 +8,10 @@
 //! number (130 for SIGINT, 143 for SIGTERM), as a shell expects of a program a signal ended.
 //! A second signal ends the process at once, with the same code.
 //!
-//! Under mpirun, mpirun forwards the signal to every rank (Open MPI turns a Ctrl-C into a
-//! SIGTERM to the ranks, and kills them a few seconds later if they are still running).
+//! Under mpirun, mpirun forwards the signal to every rank. Open MPI 4 turns a Ctrl-C (or a
+//! SIGTERM to mpirun) into a SIGCONT to the ranks, a SIGTERM one `odls_base_sigkill_timeout`
+//! later (default 1 s) and a SIGKILL one more later: the ranks have that long to check, gather
+//! and write what they did.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Once;

@@ -60,7 +60,14 @@ impl World {
         out
     }
     /// Gather every rank's bytes at rank 0 (`MPI_Gatherv`): `Some(all, in rank order)` there.
+    /// Empty blobs are fine (a rank with nothing to say in [`World::settle`]).
     pub fn gather_to_root(&self, blob: &[u8]) -> Option<Vec<Vec<u8>>> {
+        // An empty Rust slice points at address 1 (dangling, aligned), which is Open MPI's
+        // MPI_IN_PLACE: as a send buffer on a non-root rank, or as the receive buffer at the
+        // root when every blob is empty, MPI_Gatherv fails with MPI_ERR_ARG and aborts the
+        // job. Empty buffers are therefore zero-length views of real memory.
+        static NOTHING: [u8; 1] = [0];
+        let blob = if blob.is_empty() { &NOTHING[..0] } else { blob };
         let root = self.comm.process_at_rank(0);
         let len = blob.len() as i32;
         if self.rank() != 0 {
@@ -78,7 +85,9 @@ impl World {
                 Some(d)
             })
             .collect();
-        let mut all = vec![0u8; lens.iter().map(|&l| l as usize).sum()];
+        let total: usize = lens.iter().map(|&l| l as usize).sum();
+        // At least one byte, for the reason above (the partition uses `total` of them).
+        let mut all = vec![0u8; total.max(1)];
         {
             let mut part = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
             root.gather_varcount_into_root(blob, &mut part);
