@@ -87,6 +87,9 @@ impl Server {
             runs: self.log.runs(),
         });
         ctx.note(format!("leader (term {})", self.term));
+        // Restarted and elected before hearing another leader: it has caught up once it applied
+        // all it held when it took over.
+        self.aim_catch_up(last);
         ctx.cancel_timer(PeerTimer::Election);
         for p in &mut self.peers {
             *p = Progress {

@@ -85,6 +85,14 @@ impl Server {
         }
     }
 
+    /// Once it applied what catching up meant, say when.
+    pub(super) fn note_caught_up(&mut self, ctx: &mut C) {
+        if self.caught_up_us.is_none() && self.catch_up_target.is_some_and(|t| self.applied >= t) {
+            self.caught_up_us = Some(ctx.now().as_micros() as u64);
+            ctx.note(format!("caught up at {}", self.applied));
+        }
+    }
+
     /// Learn the commit index (up to what matches the leader), apply, and acknowledge.
     pub(super) fn answer_ok(&mut self, from: Rank, matched: u64, commit: u64, ctx: &mut C) {
         let c = commit.min(matched);
@@ -92,10 +100,7 @@ impl Server {
             self.commit = c;
             self.apply(ctx);
         }
-        if self.caught_up_us.is_none() && self.catch_up_target.is_some_and(|t| self.applied >= t) {
-            self.caught_up_us = Some(ctx.now().as_micros() as u64);
-            ctx.note(format!("caught up at {}", self.applied));
-        }
+        self.note_caught_up(ctx);
         ctx.send(
             from,
             AppendResp {

@@ -254,6 +254,7 @@ impl Server {
                 _ => self.commits.push((self.term, n)),
             }
             self.apply(ctx);
+            self.note_caught_up(ctx);
         }
     }
 
