@@ -19,6 +19,8 @@ pub struct Replica {
     /// key -> (version, value, segment).
     store: BTreeMap<String, (Stored, u32)>,
     peers: Vec<Rank>,
+    /// The segments whose group holds this server (those anti-entropy compares).
+    segs: Vec<u32>,
     next_peer: usize,
     finished: BTreeSet<Rank>,
     repaired: u64,
@@ -42,6 +44,7 @@ impl Replica {
         Replica {
             me,
             peers: cfg.ring.peers(me),
+            segs: cfg.ring.segments_of(me),
             cfg,
             store: BTreeMap::new(),
             next_peer: 0,
@@ -209,7 +212,7 @@ impl Replica {
                 let peer = self.peers[self.next_peer % self.peers.len()];
                 self.next_peer += 1;
                 self.exchanges += 1;
-                let segs = self.digests(&self.cfg.ring.shared_segments(self.me, peer));
+                let segs = self.digests(&self.cfg.ring.shared_among(&self.segs, peer));
                 ctx.send(peer, Msg::Digests { segs });
                 if let Some(p) = self.cfg.anti_entropy {
                     ctx.set_timer(Timer::AntiEntropy, p);
