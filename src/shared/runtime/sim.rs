@@ -46,43 +46,72 @@ enum Item<M> {
     },
 }
 
-struct Entry<M> {
+/// A queued event's place in the order: its time, then when it was queued; `slot` holds it.
+/// Small, so that the heap moves 24 bytes per step rather than whole messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Entry {
     t: u64,
     seq: u64,
-    item: Item<M>,
+    slot: u32,
 }
 
-impl<M> PartialEq for Entry<M> {
-    fn eq(&self, o: &Self) -> bool {
-        (self.t, self.seq) == (o.t, o.seq)
-    }
-}
-impl<M> Eq for Entry<M> {}
-impl<M> PartialOrd for Entry<M> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
-impl<M> Ord for Entry<M> {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest entry.
+impl Ord for Entry {
+    // Reversed: BinaryHeap is a max-heap and we want the earliest entry. (t, seq) is unique,
+    // so `slot` never decides.
     fn cmp(&self, o: &Self) -> Ordering {
         (o.t, o.seq).cmp(&(self.t, self.seq))
     }
 }
 
+/// The event queue: a heap of [`Entry`] over the events, which stay put in `slots` (freed
+/// slots are reused) until popped.
 struct Queue<M> {
-    heap: BinaryHeap<Entry<M>>,
+    heap: BinaryHeap<Entry>,
+    slots: Vec<Option<Item<M>>>,
+    free: Vec<u32>,
     seq: u64,
 }
 
 impl<M> Queue<M> {
+    fn new() -> Self {
+        Queue {
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            seq: 0,
+        }
+    }
+
     fn push(&mut self, t: u64, item: Item<M>) {
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                self.slots.push(Some(item));
+                (self.slots.len() - 1) as u32
+            }
+        };
         self.heap.push(Entry {
             t,
             seq: self.seq,
-            item,
+            slot,
         });
+    }
+
+    /// The earliest event and its time.
+    fn pop(&mut self) -> Option<(u64, Item<M>)> {
+        let e = self.heap.pop()?;
+        self.free.push(e.slot);
+        let item = self.slots[e.slot as usize].take().expect("a queued event");
+        Some((e.t, item))
     }
 }
 
@@ -107,10 +136,7 @@ pub fn simulate<A: Algorithm>(
         .collect();
     let mut link_rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x7369_6d75_6c61_7465);
     let mut last_arrival = vec![0u64; np * np];
-    let mut q = Queue {
-        heap: BinaryHeap::new(),
-        seq: 0,
-    };
+    let mut q = Queue::new();
     // Crashes first, so that a crash at 0 ms precedes the start: that rank never runs.
     for r in 0..np {
         for (t, _) in cfg.faults.life_of(r) {
@@ -129,7 +155,7 @@ pub fn simulate<A: Algorithm>(
     let mut now = 0u64;
     let mut ending = Ending::Stuck;
 
-    while let Some(Entry { t, item, .. }) = q.heap.pop() {
+    while let Some((t, item)) = q.pop() {
         if t > cfg.timeout_us {
             now = cfg.timeout_us;
             ending = Ending::TimedOut;
