@@ -74,7 +74,7 @@ pub fn linearizability(args: &Args, run: &RunResult<Output>) -> Verdict {
 fn completion_required(cfg: &Config, faults: &FaultPlan, key: u32) -> Result<(), String> {
     let (group, need): (Vec<Rank>, usize) = match cfg.backend {
         Backend::Abd => (
-            cfg.ring.group(&key_name(key)).to_vec(),
+            cfg.ring.group(&key_name(key)),
             cfg.read_quorum.max(cfg.write_quorum),
         ),
         Backend::Raft => ((0..cfg.servers).collect(), cfg.raft.service.quorum),

@@ -131,7 +131,7 @@ impl Client {
                     steps: 0,
                     failed: None,
                 },
-                group: self.cfg.ring.group(&name).to_vec(),
+                group: self.cfg.ring.group(&name),
                 name,
                 phase: Phase::Query,
                 answered: Vec::new(),

@@ -18,7 +18,12 @@ pub struct Replica {
     cfg: Arc<Config>,
     /// key -> (version, value, segment).
     store: BTreeMap<String, (Stored, u32)>,
+    /// Segment -> the XOR of [`entry_hash`] over its keys in `store`, kept as `store` changes
+    /// (absent: no key yet, digest 0).
+    digest: BTreeMap<u32, u64>,
     peers: Vec<Rank>,
+    /// The segments whose group holds this server (those anti-entropy compares).
+    segs: Vec<u32>,
     next_peer: usize,
     finished: BTreeSet<Rank>,
     repaired: u64,
@@ -42,8 +47,10 @@ impl Replica {
         Replica {
             me,
             peers: cfg.ring.peers(me),
+            segs: cfg.ring.segments_of(me),
             cfg,
             store: BTreeMap::new(),
+            digest: BTreeMap::new(),
             next_peer: 0,
             finished: BTreeSet::new(),
             repaired: 0,
@@ -64,13 +71,16 @@ impl Replica {
     fn absorb(&mut self, key: &str, stored: Stored) -> bool {
         match self.store.get_mut(key) {
             Some((mine, _)) if mine.0 >= stored.0 => false,
-            Some((mine, _)) => {
+            Some((mine, seg)) => {
+                let change = entry_hash(key, mine.0) ^ entry_hash(key, stored.0);
+                *self.digest.entry(*seg).or_default() ^= change;
                 *mine = stored;
                 self.changed += 1;
                 true
             }
             None => {
                 let seg = self.cfg.ring.segment(key);
+                *self.digest.entry(seg).or_default() ^= entry_hash(key, stored.0);
                 self.store.insert(key.to_string(), (stored, seg));
                 self.changed += 1;
                 true
@@ -78,15 +88,17 @@ impl Replica {
         }
     }
 
-    /// The digest of each of `segs` (0 for an empty one).
+    /// The digest of a segment (0 for an empty one).
+    fn digest_of(&self, seg: u32) -> u64 {
+        self.digest.get(&seg).copied().unwrap_or(0)
+    }
+
+    /// The digest of each of `segs`, in segment order, once each.
     fn digests(&self, segs: &[u32]) -> Vec<(u32, u64)> {
-        let mut d: BTreeMap<u32, u64> = segs.iter().map(|&s| (s, 0)).collect();
-        for (k, ((v, _), seg)) in &self.store {
-            if let Some(x) = d.get_mut(seg) {
-                *x ^= entry_hash(k, *v);
-            }
-        }
-        d.into_iter().collect()
+        let mut segs = segs.to_vec();
+        segs.sort_unstable();
+        segs.dedup();
+        segs.into_iter().map(|s| (s, self.digest_of(s))).collect()
     }
 
     fn entries<'a>(
@@ -140,13 +152,9 @@ impl Replica {
                 ctx.send(from, Msg::FinishedAck);
             }
             Msg::Digests { segs } => {
-                let mine: BTreeMap<u32, u64> = self
-                    .digests(&segs.iter().map(|s| s.0).collect::<Vec<_>>())
-                    .into_iter()
-                    .collect();
                 let differ: BTreeSet<u32> = segs
                     .iter()
-                    .filter(|(s, d)| mine.get(s).is_some_and(|m| m != d))
+                    .filter(|&&(s, d)| self.digest_of(s) != d)
                     .map(|s| s.0)
                     .collect();
                 if !differ.is_empty() {
@@ -209,7 +217,7 @@ impl Replica {
                 let peer = self.peers[self.next_peer % self.peers.len()];
                 self.next_peer += 1;
                 self.exchanges += 1;
-                let segs = self.digests(&self.cfg.ring.shared_segments(self.me, peer));
+                let segs = self.digests(&self.cfg.ring.shared_among(&self.segs, peer));
                 ctx.send(peer, Msg::Digests { segs });
                 if let Some(p) = self.cfg.anti_entropy {
                     ctx.set_timer(Timer::AntiEntropy, p);
@@ -243,5 +251,53 @@ impl Replica {
             exchanges: self.exchanges,
             gave_up: self.gave_up,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ring::key_name;
+    use super::super::Args;
+    use super::*;
+    use clap::Parser;
+    use rand::{Rng, SeedableRng};
+
+    /// The kept digests are those computed from the store: XOR over each segment's entries.
+    #[test]
+    fn kept_digests_are_the_stores() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            a: Args,
+        }
+        let args = Cli::parse_from(["x", "--replicas", "2", "--vnodes", "4"]).a;
+        // 4 servers, 16 segments.
+        let cfg = Arc::new(args.config(5));
+        let mut r = Replica::new(0, cfg.clone());
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..2000 {
+            let key = key_name(rng.gen_range(0..60));
+            let v = Version {
+                clock: rng.gen_range(0..50),
+                writer: rng.gen_range(0..3),
+            };
+            r.absorb(&key, (v, Vec::new()));
+        }
+        let all: Vec<u32> = (0..16).rev().collect();
+        let mut want = [0u64; 16];
+        for (k, ((v, _), seg)) in &r.store {
+            assert_eq!(*seg, cfg.ring.segment(k));
+            want[*seg as usize] ^= entry_hash(k, *v);
+        }
+        let got: Vec<(u32, u64)> = r.digests(&all);
+        assert_eq!(
+            got,
+            want.iter()
+                .copied()
+                .enumerate()
+                .map(|(s, d)| (s as u32, d))
+                .collect::<Vec<_>>()
+        );
+        assert!(want.iter().filter(|&&d| d != 0).count() > 4);
     }
 }
