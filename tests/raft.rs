@@ -529,3 +529,14 @@ fn a_partition_that_outlasts_the_run_makes_termination_not_required() {
         );
     }
 }
+
+#[test]
+fn a_follower_restarted_after_the_workload_ended_is_brought_back() {
+    // The leader, done with its own work, stops serving the crashed follower after 20
+    // election timeouts; the follower comes back at 3 s, asks for a (pre)vote, and the leader
+    // resends from what it had matched: it catches up instead of idling to --give-up.
+    assert_sweep_passes(
+        "raft",
+        &args("--np 4 --requests 500 --inflight 4 --crash 1@40 --restart 1@3000 --seeds 0..100"),
+    );
+}

@@ -136,8 +136,16 @@ impl Server {
                 },
             );
             if self.role == Role::Leader {
-                // Bring it back: it missed us (e.g. the last commit before we finished).
-                self.send_probe_or_heartbeat(from, ctx);
+                // Bring it back: it missed us (the last commit before we finished, or all we
+                // sent while it was down: resend from what it matched, as a heartbeat tick
+                // would; a leader done with its work has no ticks left).
+                let p = self.peers[from];
+                if !p.probing && p.matched < self.log.last_index() {
+                    self.peers[from].next = p.matched + 1;
+                    self.pump(from, ctx);
+                } else {
+                    self.send_probe_or_heartbeat(from, ctx);
+                }
             }
             return;
         }
