@@ -9,7 +9,6 @@
 mod common;
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -296,22 +295,6 @@ fn descendants_running(pid: u32, exe: &Path) -> Vec<u32> {
         .into_iter()
         .filter(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == exe))
         .collect()
-}
-
-/// Start `name` under scripts/mpirun, in the background, in a process group of its own (the
-/// group a terminal's Ctrl-C would reach, without this test process); the caller holds
-/// [`mpirun_lock`].
-fn spawn_mpirun(np: usize, name: &str, flags: &[&str]) -> Child {
-    Command::new(root().join("scripts/mpirun"))
-        .arg("-np")
-        .arg(np.to_string())
-        .arg(bin(name))
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap()
 }
 
 /// Poll `holds` until it does. Fails if `job` ends first (with what it printed), or after

@@ -259,7 +259,6 @@ type Damage = fn(&std::path::Path);
 /// not stretch the run: what the store made durable is then what it wrote, and the checks are
 /// the same. Returns the run and its report.
 fn damaged_between_crash_and_restart(name: &str, damage: Damage) -> (Run, serde_json::Value) {
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     let data = scratch(&format!("raft-damage-{name}"));
     let _ = std::fs::remove_dir_all(&data);
@@ -272,14 +271,7 @@ fn damaged_between_crash_and_restart(name: &str, damage: Damage) -> (Run, serde_
         report.display()
     );
     let _one_job = mpirun_lock();
-    let mut child = Command::new(root().join("scripts/mpirun"))
-        .args(["-np", "4"])
-        .arg(bin("raft"))
-        .args(args(&flags))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_mpirun(4, "raft", &args(&flags));
     let file = data.join("rank1.wal");
     let started = Instant::now();
     let (mut last, mut since) = (0u64, Instant::now());
@@ -405,7 +397,7 @@ fn under_mpirun_a_failed_write_stops_the_server_with_one_sentence() {
     // Server 1's first snapshot (after 10,000 entries) is written to rank1.wal.new, made a
     // folder as soon as rank1.wal exists (before, --data-dir would refuse a folder it holds):
     // the write fails.
-    use std::process::{Command, Stdio};
+
     use std::time::{Duration, Instant};
     let data = scratch("raft-write-fails");
     let _ = std::fs::remove_dir_all(&data);
@@ -417,14 +409,7 @@ fn under_mpirun_a_failed_write_stops_the_server_with_one_sentence() {
         report.display()
     );
     let _one_job = mpirun_lock();
-    let mut child = Command::new(root().join("scripts/mpirun"))
-        .args(["-np", "4"])
-        .arg(bin("raft"))
-        .args(args(&flags))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_mpirun(4, "raft", &args(&flags));
     let started = Instant::now();
     while !data.join("rank1.wal").exists() {
         if started.elapsed() > Duration::from_secs(30) {

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+use std::os::unix::process::CommandExt;
+
 use serde_json::Value;
 
 /// The machine has 2 cores: never two mpirun jobs at once.
@@ -77,6 +79,22 @@ pub fn mpirun(np: usize, name: &str, args: &[&str]) -> Run {
         .output()
         .unwrap();
     finish(out)
+}
+
+/// Start `name` under scripts/mpirun, in the background, in a process group of its own (the
+/// group a terminal's Ctrl-C would reach, without this test process); the caller holds
+/// [`mpirun_lock`].
+pub fn spawn_mpirun(np: usize, name: &str, flags: &[&str]) -> std::process::Child {
+    std::process::Command::new(root().join("scripts/mpirun"))
+        .arg("-np")
+        .arg(np.to_string())
+        .arg(bin(name))
+        .args(flags)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap()
 }
 
 /// One finished job of [`mpirun_matrix`].
