@@ -246,6 +246,24 @@ impl FaultPlan {
         others.iter().any(|&o| !self.connected_at(r, o, t_ms))
     }
 
+    /// Whether, at `t_ms`, a rank of `hubs` reaches `quorum` of `members` (itself included)
+    /// and every rank of `all` directly: where a leader could be elected and serve.
+    pub fn hub_at(
+        &self,
+        t_ms: u64,
+        hubs: &[Rank],
+        members: &[Rank],
+        quorum: usize,
+        all: &[Rank],
+    ) -> bool {
+        hubs.iter().any(|&h| {
+            let reach = (members.iter())
+                .filter(|&&m| self.connected_at(h, m, t_ms))
+                .count();
+            reach >= quorum && !self.cut_off_at(h, all, t_ms)
+        })
+    }
+
     /// Why liveness cannot be asked of a run that ended at `end_ms` with partitions still up:
     /// no rank of `hubs` reaches `quorum` of `members` (itself included) and every rank of
     /// `all` directly, so no leader could make progress; whether the ranks would finish once
@@ -265,13 +283,7 @@ impl FaultPlan {
         if up.is_empty() {
             return None;
         }
-        let hub = hubs.iter().any(|&h| {
-            let reach = members
-                .iter()
-                .filter(|&&m| self.connected_at(h, m, end_ms))
-                .count();
-            reach >= quorum && !self.cut_off_at(h, all, end_ms)
-        });
+        let hub = self.hub_at(end_ms, hubs, members, quorum, all);
         let named: Vec<String> = (up.iter())
             .map(|p| format!("{} ({}..{} ms)", p.groups_text(), p.from_ms, p.to_ms))
             .collect();

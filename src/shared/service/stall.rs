@@ -34,15 +34,7 @@ fn servable(faults: &FaultPlan, cfg: &Config, client: Rank, t_ms: u64) -> bool {
     let up: Vec<Rank> = (0..cfg.servers)
         .filter(|&r| faults.up_at(r, t_ms))
         .collect();
-    up.len() >= cfg.quorum
-        && up.iter().any(|&h| {
-            faults.connected_at(h, client, t_ms)
-                && up
-                    .iter()
-                    .filter(|&&m| faults.connected_at(h, m, t_ms))
-                    .count()
-                    >= cfg.quorum
-        })
+    up.len() >= cfg.quorum && faults.hub_at(t_ms, &up, &up, cfg.quorum, &[client])
 }
 
 /// The longest stretch of `[from_us, to_us)` in which `client` could be served (µs) and
