@@ -49,11 +49,6 @@ impl Watchdog {
         let now = now.as_micros() as u64;
         (now < due).then(|| Duration::from_micros(due - now))
     }
-
-    /// How long the rank has gone without progress at `now`.
-    pub fn idle(&self, now: Duration) -> Duration {
-        Duration::from_micros((now.as_micros() as u64).saturating_sub(self.since_us))
-    }
 }
 
 #[cfg(test)]
@@ -81,6 +76,6 @@ mod tests {
             "the same count is no progress"
         );
         assert_eq!(w.left(ms(190)), None);
-        assert_eq!(w.idle(ms(200)), ms(110));
+        assert_eq!(w.left(ms(200)), None, "110 ms without progress");
     }
 }
