@@ -44,6 +44,39 @@ fn ballot_sweeps() {
     sweep("leader-election", &args("--variant ballot"));
 }
 
+/// Faults aimed at whichever rank leads at their time: it is the crashed or cut-off one.
+#[test]
+fn leader_election_sweeps_with_faults_aimed_at_the_leader() {
+    for variant in ["omega", "ballot"] {
+        assert_sweep_passes(
+            "leader-election",
+            &args(&format!(
+                "--variant {variant} --np 5 --seeds 0..1000 --duration 1000 --crash leader@200 --partition leader|rest@400..600"
+            )),
+        );
+    }
+    let report = scratch("leader-election-at-leader.json");
+    let r = direct(
+        "leader-election",
+        &args(&format!(
+            "--sim --np 5 --duration 1000 --crash leader@200 --report {}",
+            report.display()
+        )),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = read_json(&report);
+    assert_eq!(
+        j["faults"]["at_leader"][0]["hit"],
+        serde_json::json!([0]),
+        "omega's leader is the lowest rank"
+    );
+    assert!(
+        r.stdout.contains("leader rank 0 crashed at 200 ms"),
+        "{}",
+        r.stdout
+    );
+}
+
 #[test]
 fn ballot_rma_sweeps() {
     // In the simulator the tickets come from an in-process counter with the same contract.

@@ -159,7 +159,7 @@ fn under_mpirun() {
             (
                 5,
                 format!(
-                    "--requests 40000 --inflight 16 --crash 0@100 --restart 1@150 \
+                    "--requests 20000 --inflight 16 --crash 0@100 --restart 1@150 \
                      --data-dir {data}"
                 ),
             ),
@@ -169,6 +169,8 @@ fn under_mpirun() {
                  --restart 2@60"
                     .to_string(),
             ),
+            // Aimed at whichever rank leads at 100 ms: each rank decides for itself.
+            (4, "--requests 20000 --crash leader@100".to_string()),
         ],
     );
     for job in &jobs {
@@ -191,9 +193,21 @@ fn under_mpirun() {
         for rs in restarts {
             assert!(rs["caught_up_after_ms"].as_f64().is_some(), "{rs}: {out}");
         }
-        if job.has("--crash") {
+        if let Some(c) = job.flag("--crash") {
+            // The rank hit by leader@MS, as the report names it.
+            let crashed = match c.strip_prefix("leader@") {
+                Some(_) => {
+                    let hit = &j["faults"]["at_leader"][0]["hit"];
+                    assert_eq!(hit.as_array().map(Vec::len), Some(1), "{hit}: {out}");
+                    let r = hit[0].as_u64().unwrap();
+                    assert_eq!(j["ranks"][r as usize]["crashed"], true, "{out}");
+                    assert!(out.contains(&format!("crash the leader at 100 ms (rank {r})")));
+                    r
+                }
+                None => 0,
+            };
             let t = &j["election_after_leader_crash"]["each"][0];
-            assert_eq!(t["crashed_leader"], 0, "{out}");
+            assert_eq!(t["crashed_leader"], crashed, "{out}");
             assert!(t["after_ms"].as_f64().unwrap() > 0.0);
         }
         if job.has("--snapshot-every") {
@@ -464,6 +478,59 @@ fn a_follower_cut_off_when_the_workload_ends_is_served_until_it_catches_up() {
         );
     }
     assert!(!r.stdout.contains("gave up"), "{}", r.stdout);
+}
+
+/// `--crash leader@MS` and `--partition leader|rest@A..B` hit the rank that leads at that
+/// time, whichever it is; the checks judge the run by the ranks they hit.
+#[test]
+fn faults_aimed_at_the_leader_hit_the_leader_of_the_moment() {
+    let plan = "--sim --np 5 --requests 3000 --crash leader@40 --partition leader|rest@200..400";
+    assert_sweep_passes("raft", &args(&format!("{plan} --seeds 0..300")));
+    let report = scratch("raft-at-leader.json");
+    let r = direct(
+        "raft",
+        &args(&format!("{plan} --report {}", report.display())),
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let j = read_json(&report);
+    let hit = |i: usize| {
+        j["faults"]["at_leader"][i]["hit"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let (crashed, cut) = (hit(0), hit(1));
+    assert_eq!((crashed.len(), cut.len()), (1, 1), "{}", r.stdout);
+    assert_ne!(crashed, cut, "the second leader is another rank");
+    assert_eq!(
+        j["ranks"][crashed[0].as_u64().unwrap() as usize]["crashed"],
+        true
+    );
+    let after = &j["election_after_leader_crash"]["each"][0];
+    assert_eq!(after["crashed_leader"], crashed[0], "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!(
+            "crash the leader at 40 ms (rank {}), cut the leader off during 200..400 ms (rank {})",
+            crashed[0], cut[0]
+        )),
+        "{}",
+        r.stdout
+    );
+    // Aimed where no rank leads yet (the first election takes about 10 ms): said, not hidden.
+    let r = direct(
+        "raft",
+        &args("--sim --np 5 --requests 300 --crash leader@1"),
+    );
+    assert!(
+        r.stdout
+            .contains("faults aimed at the leader that hit no rank: crash the leader at 1 ms (no rank led then)"),
+        "{}",
+        r.stdout
+    );
+    // An algorithm without a leader refuses them in one sentence.
+    let r = direct("lamport", &args("--sim --np 3 --crash leader@10"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("lamport has no leader"), "{}", r.stderr);
 }
 
 #[test]

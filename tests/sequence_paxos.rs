@@ -33,6 +33,15 @@ fn sweeps() {
     }
 }
 
+/// Faults aimed at whichever rank leads at their time (each rank decides for itself).
+#[test]
+fn sweeps_with_faults_aimed_at_the_leader() {
+    assert_sweep_passes(
+        "sequence-paxos",
+        &args("--np 5 --requests 1000 --seeds 0..1000 --crash leader@40 --partition leader|rest@100..250"),
+    );
+}
+
 #[test]
 fn a_majority_crashed_cannot_decide_and_the_run_says_so() {
     let r = direct(

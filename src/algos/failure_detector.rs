@@ -690,6 +690,7 @@ mod tests {
             clock: Default::default(),
             host: String::new(),
             storage: Default::default(),
+            hit_as_leader: Vec::new(),
         };
         let restored = Suspicion {
             peer: 2,

@@ -270,6 +270,10 @@ impl Process for LeaderElectionProcess {
     type Timer = Timer;
     type Output = Output;
 
+    fn leads(&self) -> bool {
+        self.leader == Some(self.me)
+    }
+
     fn on_start(&mut self, ctx: &mut C) {
         ctx.set_timer(Timer::End, self.duration);
         match self.variant {
@@ -445,7 +449,7 @@ pub fn check_election(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         }
     }
     let agreed = finals.first().and_then(|f| f.1);
-    if settles(args, run.np, &run.faults) {
+    if settles(args, run.np, &run.applied_faults()) {
         checks.push(Check::from_violations(
             "one-correct-leader-at-the-end",
             format!(
@@ -481,7 +485,7 @@ pub fn election_times(run: &RunResult<Output>) -> Vec<(Rank, u64, Option<f64>)> 
             .find(|c| c.at_ms <= t)
             .and_then(|c| c.leader)
     };
-    run.faults
+    run.applied_faults()
         .crashes
         .iter()
         .filter(|c| {
@@ -554,6 +558,7 @@ pub struct LeaderElection;
 impl Algorithm for LeaderElection {
     const NAME: &'static str = "leader-election";
     const ABOUT: &'static str = "Leader election: omega (lowest unsuspected rank, from the failure detector) or ballot (randomized candidacies, unique ballots, majority votes). Checks one leader per ballot and one correct leader at the end; measures election time.";
+    const LEADS: bool = true;
     // `--ballots rma` draws tickets: the driver hosts the counter on rank 0 (a small window,
     // created for every run of this binary since the choice is made at run time).
     const USES_TICKETS: bool = true;
@@ -747,6 +752,7 @@ mod tests {
                 clock: Default::default(),
                 host: String::new(),
                 storage: Default::default(),
+                hit_as_leader: Vec::new(),
             },
             RankResult {
                 rank: 1,
@@ -758,6 +764,7 @@ mod tests {
                 clock: Default::default(),
                 host: String::new(),
                 storage: Default::default(),
+                hit_as_leader: Vec::new(),
             },
         ];
         let run = RunResult {

@@ -359,6 +359,7 @@ fn validate(args: &CounterArgs, common: &CommonArgs, np: usize) -> Result<(), St
     let faults = common.faults();
     faults.validate(np)?;
     run::refuse_recovery(SharedCounter::NAME, &faults)?;
+    run::refuse_leader_faults(SharedCounter::NAME, &faults)?;
     if faults.drop > 0.0
         || faults.dup > 0.0
         || faults.delay_ms.is_some()
@@ -568,6 +569,7 @@ fn conclude(
             clock: Default::default(),
             host: l.host.clone(),
             storage: Default::default(),
+            hit_as_leader: Vec::new(),
         })
         .collect();
     let run = RunResult {

@@ -33,6 +33,9 @@ pub trait Algorithm {
     /// Whether the processes persist state and can be restarted from it (`--restart`,
     /// `--crash-after-persist`); the others are crash-stop and refuse those flags.
     const RECOVERS: bool = false;
+    /// Whether some rank leads ([`Process::leads`]): faults aimed at the leader
+    /// (`--crash leader@MS`, `--partition leader|rest@A..B`) are refused otherwise.
+    const LEADS: bool = false;
     /// Whether this run compares times across ranks: [`Algorithm::NEEDS_CLOCKS`], or an option
     /// asks for it (e.g. a client history written for an outside checker).
     fn needs_clocks(args: &Self::Args) -> bool {

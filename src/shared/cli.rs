@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::faults::{self, Crash, FaultPlan, Partition};
+use super::faults::{self, AtLeader, Crash, CrashFlag, FaultPlan, Partition, PartitionFlag};
 
 /// Common options: driver, seed, time limit, outputs and the fault plan.
 #[derive(Args, Debug, Clone)]
@@ -46,9 +46,10 @@ pub struct CommonArgs {
     /// not of its machine.
     #[arg(long, help_heading = "Storage")]
     pub no_fsync: bool,
-    /// Crash-stop RANK at MS milliseconds after the start (repeatable).
-    #[arg(long = "crash", value_name = "RANK@MS", value_parser = faults::parse_crash, allow_hyphen_values = true, help_heading = "Faults")]
-    pub crashes: Vec<Crash>,
+    /// Crash-stop RANK at MS milliseconds after the start (repeatable); `leader@MS`: the rank
+    /// that leads at MS (each rank decides for itself; binaries with a leader).
+    #[arg(long = "crash", value_name = "RANK@MS", value_parser = faults::parse_crash_flag, allow_hyphen_values = true, help_heading = "Faults")]
+    pub crashes: Vec<CrashFlag>,
     /// Bring RANK back at MS with only what it persisted, crashing it first if it is up
     /// (repeatable; algorithms that recover: raft).
     #[arg(long = "restart", value_name = "RANK@MS", value_parser = faults::parse_crash, allow_hyphen_values = true, help_heading = "Faults")]
@@ -66,9 +67,10 @@ pub struct CommonArgs {
     /// Delay each message copy by a uniform MIN..MAX milliseconds (reorders messages).
     #[arg(long, value_name = "MIN..MAX", value_parser = faults::parse_delay, allow_hyphen_values = true, help_heading = "Faults")]
     pub delay: Option<(u64, u64)>,
-    /// Drop messages between groups during FROM..TO ms, e.g. 0,1|2,3@100..300 (repeatable).
-    #[arg(long = "partition", value_name = "G|G@FROM..TO", value_parser = faults::parse_partition, allow_hyphen_values = true, help_heading = "Faults")]
-    pub partitions: Vec<Partition>,
+    /// Drop messages between groups during FROM..TO ms, e.g. 0,1|2,3@100..300 (repeatable);
+    /// `leader|rest@FROM..TO`: the rank that leads at FROM, cut off from all others.
+    #[arg(long = "partition", value_name = "G|G@FROM..TO", value_parser = faults::parse_partition_flag, allow_hyphen_values = true, help_heading = "Faults")]
+    pub partitions: Vec<PartitionFlag>,
     /// From MS on, links stop dropping, duplicating and delaying (a liveness phase).
     #[arg(long, value_name = "MS", value_parser = faults::parse_heal, allow_hyphen_values = true, help_heading = "Faults")]
     pub heal: Option<u64>,
@@ -77,15 +79,39 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// The fault plan the flags describe.
     pub fn faults(&self) -> FaultPlan {
+        let mut at_leader = Vec::new();
+        let mut crashes: Vec<Crash> = Vec::new();
+        for c in &self.crashes {
+            match *c {
+                CrashFlag::Rank(c) => crashes.push(c),
+                CrashFlag::Leader(at_ms) => at_leader.push(AtLeader {
+                    at_ms,
+                    until_ms: None,
+                    hit: None,
+                }),
+            }
+        }
+        let mut partitions: Vec<Partition> = Vec::new();
+        for p in &self.partitions {
+            match p {
+                PartitionFlag::Groups(p) => partitions.push(p.clone()),
+                PartitionFlag::Leader(from, to) => at_leader.push(AtLeader {
+                    at_ms: *from,
+                    until_ms: Some(*to),
+                    hit: None,
+                }),
+            }
+        }
         FaultPlan {
-            crashes: self.crashes.clone(),
+            crashes,
             restarts: self.restarts.clone(),
             persist_crashes: self.persist_crashes.clone(),
             drop: self.drop,
             dup: self.dup,
             delay_ms: self.delay,
-            partitions: self.partitions.clone(),
+            partitions,
             heal_ms: self.heal,
+            at_leader,
         }
     }
     /// Whether to run in the simulator.

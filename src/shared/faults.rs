@@ -22,7 +22,9 @@ pub struct Crash {
 }
 
 /// `--partition 0,1|2,3@FROM..TO`: messages between different groups are dropped in
-/// `[from_ms, to_ms)`. A rank named in no group is not cut off from anyone.
+/// `[from_ms, to_ms)`. A rank named in no group is not cut off from anyone, except where
+/// there is one group only: it is then cut off from every rank outside it (the leader cut off
+/// from the rest, [`AtLeader`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partition {
     pub groups: Vec<Vec<Rank>>,
@@ -39,8 +41,63 @@ impl Partition {
         if t_ms < self.from_ms || t_ms >= self.to_ms {
             return false;
         }
-        matches!((self.group_of(a), self.group_of(b)), (Some(x), Some(y)) if x != y)
+        match (self.group_of(a), self.group_of(b)) {
+            (Some(x), Some(y)) => x != y,
+            (None, None) => false,
+            _ => self.groups.len() == 1,
+        }
     }
+}
+
+/// A fault aimed at the leader: `--crash leader@MS` (`until_ms` none) or
+/// `--partition leader|rest@MS..UNTIL` (the leader cut off from every other rank). Which rank
+/// it hits is not known before the run: at `at_ms` every rank that believes it leads
+/// ([`Process::leads`](super::process::Process::leads)) takes it, deciding for itself, in
+/// both drivers. Two ranks can both believe it (a deposed leader that has not heard of its
+/// successor); both are hit. `hit` is filled in after the run: the ranks it hit (empty: no
+/// rank led then, or the run ended first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AtLeader {
+    pub at_ms: u64,
+    pub until_ms: Option<u64>,
+    #[serde(default)]
+    pub hit: Option<Vec<Rank>>,
+}
+
+impl AtLeader {
+    fn what(&self) -> String {
+        match self.until_ms {
+            None => format!("crash the leader at {} ms", self.at_ms),
+            Some(to) => format!("cut the leader off during {}..{to} ms", self.at_ms),
+        }
+    }
+    /// As the output states it: what, and whom it hit once the run told.
+    fn phrase(&self, end_ms: Option<u64>) -> String {
+        match (&self.hit, end_ms) {
+            (Some(h), _) if !h.is_empty() => {
+                let ranks: Vec<String> = h.iter().map(|r| r.to_string()).collect();
+                format!("{} (rank {})", self.what(), ranks.join(" and "))
+            }
+            (Some(_), Some(end)) if self.at_ms <= end => {
+                format!("{} (no rank led then)", self.what())
+            }
+            _ => self.what(),
+        }
+    }
+}
+
+/// `--crash` as given: a rank, or whichever rank leads at that time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashFlag {
+    Rank(Crash),
+    Leader(u64),
+}
+
+/// `--partition` as given: groups of ranks, or the leader against the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionFlag {
+    Groups(Partition),
+    Leader(u64, u64),
 }
 
 /// What a rank's life brings at a scheduled time.
@@ -50,6 +107,8 @@ pub enum Life {
     Crash,
     /// It comes back with only what it persisted (after crashing now if it is up).
     Restart,
+    /// The fault [`FaultPlan::at_leader`]`[i]`, taken if the rank leads then.
+    AtLeader(usize),
 }
 
 /// The whole plan.
@@ -72,6 +131,9 @@ pub struct FaultPlan {
     /// From this time on (ms), links stop dropping, duplicating and delaying: a liveness
     /// phase after a lossy one (crashes stay).
     pub heal_ms: Option<u64>,
+    /// Faults aimed at whichever rank leads at their time (see [`AtLeader`]).
+    #[serde(default)]
+    pub at_leader: Vec<AtLeader>,
 }
 
 /// What happens to one message at the sender.
@@ -95,6 +157,39 @@ impl FaultPlan {
             && self.dup == 0.0
             && self.delay_ms.is_none()
             && self.partitions.is_empty()
+            && self.at_leader.is_empty()
+    }
+
+    /// The plan with the faults aimed at the leader made concrete: the crashes and partitions
+    /// they turned into on the ranks they hit (what the checkers judge a run by).
+    pub fn concrete(&self) -> FaultPlan {
+        let mut plan = self.clone();
+        for a in std::mem::take(&mut plan.at_leader) {
+            for &rank in a.hit.iter().flatten() {
+                match a.until_ms {
+                    None => plan.crashes.push(Crash {
+                        rank,
+                        at_ms: a.at_ms,
+                    }),
+                    Some(to_ms) => plan.partitions.push(Partition {
+                        groups: vec![vec![rank]],
+                        from_ms: a.at_ms,
+                        to_ms,
+                    }),
+                }
+            }
+        }
+        plan
+    }
+
+    /// The plan as the run carried it out: `hits[i]` are the ranks the fault
+    /// `at_leader[i]` hit.
+    pub fn with_hits(&self, hits: impl Fn(usize) -> Vec<Rank>) -> FaultPlan {
+        let mut plan = self.clone();
+        for (i, a) in plan.at_leader.iter_mut().enumerate() {
+            a.hit = Some(hits(i));
+        }
+        plan
     }
 
     /// When `rank` crashes, if ever (the earliest of its crashes).
@@ -122,6 +217,21 @@ impl FaultPlan {
             )
             .collect();
         v.sort_by_key(|&(t, l)| (t, l == Life::Restart));
+        v
+    }
+
+    /// What the driver of `rank` must carry out, in time order (ms): its crashes and restarts
+    /// and the faults aimed at the leader (taken or not when due); at equal times a crash
+    /// comes first, then the aimed faults, then a restart.
+    pub fn schedule_of(&self, rank: Rank) -> Vec<(u64, Life)> {
+        let mut v = self.life_of(rank);
+        v.extend((self.at_leader.iter().enumerate()).map(|(i, a)| (a.at_ms, Life::AtLeader(i))));
+        let order = |l: &Life| match l {
+            Life::Crash => 0,
+            Life::AtLeader(_) => 1,
+            Life::Restart => 2,
+        };
+        v.sort_by_key(|(t, l)| (*t, order(l)));
         v
     }
 
@@ -173,6 +283,10 @@ impl FaultPlan {
                 .filter(|p| p.from_ms <= end_ms)
                 .cloned()
                 .collect(),
+            at_leader: (self.at_leader.iter())
+                .filter(|a| a.at_ms <= end_ms)
+                .cloned()
+                .collect(),
             ..self.clone()
         }
     }
@@ -201,7 +315,21 @@ impl FaultPlan {
                 .collect(),
             ..FaultPlan::default()
         };
-        late.phrases()
+        let mut v = late.phrases();
+        v.extend(
+            (self.at_leader.iter())
+                .filter(|a| a.at_ms > end_ms)
+                .map(AtLeader::what),
+        );
+        v
+    }
+
+    /// The faults aimed at the leader that hit no rank although the run reached their time.
+    pub fn missed_leader(&self, end_ms: u64) -> Vec<String> {
+        (self.at_leader.iter())
+            .filter(|a| a.at_ms <= end_ms && a.hit.as_ref().is_some_and(|h| h.is_empty()))
+            .map(|a| a.phrase(Some(end_ms)))
+            .collect()
     }
 
     /// Whether `rank` is up at `t_ms` by the plan: no crash since its last restart (a
@@ -229,6 +357,12 @@ impl FaultPlan {
             .chain(&self.persist_crashes)
             .map(|c| c.at_ms)
             .chain(self.partitions.iter().flat_map(|p| [p.from_ms, p.to_ms]))
+            .chain(
+                self.at_leader
+                    .iter()
+                    .flat_map(|a| [Some(a.at_ms), a.until_ms])
+                    .flatten(),
+            )
             .chain(self.heal_ms)
             .collect();
         v.sort_unstable();
@@ -312,6 +446,13 @@ impl FaultPlan {
                 ));
             }
         }
+        if let Some(a) = self
+            .at_leader
+            .iter()
+            .find(|a| a.until_ms.is_some_and(|to| to < a.at_ms))
+        {
+            return Err(format!("{}: the end comes before the start", a.what()));
+        }
         for p in &self.partitions {
             if let Some(r) = p.groups.iter().flatten().find(|&&r| r >= np) {
                 return Err(format!(
@@ -366,7 +507,10 @@ impl Partition {
                     .join(",")
             })
             .collect();
-        groups.join("|")
+        match groups.len() {
+            1 => format!("{}|rest", groups[0]),
+            _ => groups.join("|"),
+        }
     }
 }
 
@@ -405,6 +549,9 @@ impl FaultPlan {
                 p.from_ms,
                 p.to_ms
             ));
+        }
+        for a in &self.at_leader {
+            parts.push(a.phrase(None));
         }
         parts
     }
@@ -463,6 +610,16 @@ pub fn parse_crash(s: &str) -> Result<Crash, String> {
     })
 }
 
+/// `--crash RANK@MS` or `--crash leader@MS`.
+pub fn parse_crash_flag(s: &str) -> Result<CrashFlag, String> {
+    match s.trim().strip_prefix("leader@") {
+        Some(t) => Ok(CrashFlag::Leader(parse_ms(t, "the crash time")?)),
+        None => parse_crash(s)
+            .map(CrashFlag::Rank)
+            .map_err(|e| format!("{e}, or leader@MS")),
+    }
+}
+
 /// A probability in `[0, 1]`.
 pub fn parse_probability(s: &str) -> Result<f64, String> {
     let p: f64 = s
@@ -483,6 +640,17 @@ pub fn parse_heal(s: &str) -> Result<u64, String> {
 /// `MIN..MAX` milliseconds.
 pub fn parse_delay(s: &str) -> Result<(u64, u64), String> {
     parse_range(s, "the delay (ms)")
+}
+
+/// `0,1|2,3@FROM..TO` or `leader|rest@FROM..TO`.
+pub fn parse_partition_flag(s: &str) -> Result<PartitionFlag, String> {
+    match s.trim().strip_prefix("leader|rest@") {
+        Some(w) => {
+            let (from, to) = parse_range(w, "the partition window (ms)")?;
+            Ok(PartitionFlag::Leader(from, to))
+        }
+        None => parse_partition(s).map(PartitionFlag::Groups),
+    }
 }
 
 /// `0,1|2,3@FROM..TO`.
@@ -563,6 +731,59 @@ mod tests {
         );
         assert!(!plan.down_at_end(1) && plan.down_at_end(2) && !plan.down_at_end(3));
         assert!(plan.down_at_end(4) && !plan.down_at_end(0) && plan.recovers());
+    }
+
+    #[test]
+    fn faults_aimed_at_the_leader_become_concrete_on_the_ranks_they_hit() {
+        assert_eq!(parse_crash_flag("leader@30"), Ok(CrashFlag::Leader(30)));
+        assert!(matches!(parse_crash_flag("2@30"), Ok(CrashFlag::Rank(_))));
+        assert!(parse_crash_flag("boss@30")
+            .unwrap_err()
+            .contains("leader@MS"));
+        assert_eq!(
+            parse_partition_flag("leader|rest@10..20"),
+            Ok(PartitionFlag::Leader(10, 20))
+        );
+        let aimed = |at_ms, until_ms| AtLeader {
+            at_ms,
+            until_ms,
+            hit: None,
+        };
+        let plan = FaultPlan {
+            at_leader: vec![
+                aimed(30, None),
+                aimed(50, Some(80)),
+                aimed(60, None),
+                aimed(500, None),
+            ],
+            ..Default::default()
+        };
+        assert!(!plan.is_empty());
+        assert_eq!(
+            plan.schedule_of(3).len(),
+            4,
+            "every rank is told of every aimed fault"
+        );
+        let hits = [vec![2], vec![1], vec![], vec![]];
+        let ran = plan.with_hits(|i| hits[i].clone());
+        let concrete = ran.concrete().until(100);
+        assert_eq!(concrete.crashes, vec![Crash { rank: 2, at_ms: 30 }]);
+        assert!(concrete.at_leader.is_empty());
+        // The cut-off leader reaches nobody, and nobody reaches it; the others are connected.
+        let cut = &concrete.partitions[0];
+        assert!(
+            cut.cuts(1, 0, 50) && cut.cuts(3, 1, 79) && !cut.cuts(0, 3, 60) && !cut.cuts(1, 0, 80)
+        );
+        assert_eq!(cut.groups_text(), "1|rest");
+        assert_eq!(
+            ran.to_string(),
+            "crash the leader at 30 ms (rank 2), cut the leader off during 50..80 ms (rank 1), crash the leader at 60 ms, crash the leader at 500 ms"
+        );
+        assert_eq!(
+            ran.missed_leader(100),
+            vec!["crash the leader at 60 ms (no rank led then)"]
+        );
+        assert_eq!(ran.not_applied(100), vec!["crash the leader at 500 ms"]);
     }
 
     #[test]

@@ -280,6 +280,11 @@ pub trait Process {
     fn is_done(&self) -> bool;
     /// The rank's result.
     fn output(&self) -> Self::Output;
+    /// Whether this rank believes it leads now: faults aimed at the leader (`--crash leader@MS`,
+    /// `--partition leader|rest@A..B`) hit the ranks for which it is true at their time.
+    fn leads(&self) -> bool {
+        false
+    }
     /// A ticket drawn with [`Ctx::draw_ticket`] (only for algorithms with `USES_TICKETS`).
     fn on_ticket(&mut self, ticket: u64, ctx: &mut Ctx<Self::Msg, Self::Timer>) {
         let _ = (ticket, ctx);

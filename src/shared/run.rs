@@ -90,6 +90,17 @@ pub fn refuse_recovery(name: &str, faults: &FaultPlan) -> Result<(), String> {
     Ok(())
 }
 
+/// One sentence for faults aimed at a leader given to an algorithm with no leader.
+pub fn refuse_leader_faults(name: &str, faults: &FaultPlan) -> Result<(), String> {
+    match faults.at_leader.first() {
+        Some(a) => Err(format!(
+            "{name} has no leader to aim at ({}): --crash leader@MS and --partition leader|rest@A..B are for raft, sequence-paxos, leader-election and distributed-hashmap --backend raft",
+            if a.until_ms.is_some() { "--partition leader|rest" } else { "--crash leader" }
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The output files the options name, opened (created) before the run.
 fn open_outputs(common: &CommonArgs) -> Result<Outputs, String> {
     Outputs::open([
@@ -203,6 +214,9 @@ impl<A: Algorithm> Binary for A {
         faults.validate(np)?;
         if !A::RECOVERS {
             refuse_recovery(A::NAME, &faults)?;
+        }
+        if !A::LEADS {
+            refuse_leader_faults(A::NAME, &faults)?;
         }
         if let (Some(_), Some(flag)) = (&common.seeds, A::one_run_option(args)) {
             return Err(format!(
@@ -457,6 +471,13 @@ pub fn finish<B: Binary, O: Serialize>(
             "  faults not applied (the run ended at {} ms, before them): {}",
             run.end_ms(),
             late.join(", ")
+        ));
+    }
+    let missed = run.faults.missed_leader(run.end_ms());
+    if !missed.is_empty() {
+        out.line(format_args!(
+            "  faults aimed at the leader that hit no rank: {}",
+            missed.join(", ")
         ));
     }
     for line in &summary {

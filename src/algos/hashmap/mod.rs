@@ -437,6 +437,9 @@ impl Process for Proc {
             Proc::Log(p) => p.is_done(),
         }
     }
+    fn leads(&self) -> bool {
+        matches!(self, Proc::Log(p) if p.leads())
+    }
     fn output(&self) -> Output {
         match self {
             Proc::Replica(s) => Output::Replica(s.report()),
@@ -467,6 +470,8 @@ impl Algorithm for DistributedHashmap {
     const NEEDS_CLOCKS: bool = true;
     /// Only the Raft backend persists anything (validate refuses restarts of the ABD one).
     const RECOVERS: bool = true;
+    /// Only the Raft backend has a leader (validate refuses faults aimed at it otherwise).
+    const LEADS: bool = true;
     type Args = Args;
     type Proc = Proc;
 
@@ -484,6 +489,9 @@ impl Algorithm for DistributedHashmap {
             Backend::Abd => {
                 if faults.recovers() {
                     return Err("the abd backend is crash-stop (its replicas keep nothing on stable storage): --restart and --crash-after-persist are for --backend raft".into());
+                }
+                if !faults.at_leader.is_empty() {
+                    return Err("the abd backend has no leader (every replica serves its quorums): --crash leader@MS and --partition leader|rest@A..B are for --backend raft".into());
                 }
             }
             Backend::Raft => {

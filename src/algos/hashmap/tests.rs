@@ -274,6 +274,7 @@ fn run_of(args: &Args, clients: Vec<Vec<OpRecord>>) -> RunResult<Output> {
             clock: ClockSync::default(),
             host: String::new(),
             storage: Default::default(),
+            hit_as_leader: Vec::new(),
         })
         .collect();
     for (i, ops) in clients.into_iter().enumerate() {
@@ -290,6 +291,7 @@ fn run_of(args: &Args, clients: Vec<Vec<OpRecord>>) -> RunResult<Output> {
             clock: ClockSync::default(),
             host: String::new(),
             storage: Default::default(),
+            hit_as_leader: Vec::new(),
         });
     }
     let np = ranks.len();

@@ -451,9 +451,10 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
     // After each crash of the leader of the moment: how long until the next leader.
     // A restart takes a rank down only if it was up.
     let mut downs: Vec<(u64, Rank)> = Vec::new();
+    let faults = run.applied_faults();
     for rank in 0..run.np {
         let mut up = true;
-        for (ms, life) in run.faults.life_of(rank) {
+        for (ms, life) in faults.life_of(rank) {
             if up {
                 downs.push((ms * 1000, rank));
             }

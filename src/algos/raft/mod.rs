@@ -249,6 +249,7 @@ impl Algorithm for Raft {
     const NAME: &'static str = "raft";
     const ABOUT: &'static str = "Raft: elections with PreVote and CheckQuorum, pipelined and batched log replication, a replicated key-value map with client sessions, crash-recovery from stable storage (--restart), snapshots (--snapshot-every). Checks election safety, leader append-only, log matching, leader completeness, state machine safety, at-most-once, linearizable replies and termination.";
     const RECOVERS: bool = true;
+    const LEADS: bool = true;
     type Args = Args;
     type Proc = Proc;
 

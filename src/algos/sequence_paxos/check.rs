@@ -186,7 +186,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
     leaders.sort_by(|a, b| a.0.total_cmp(&b.0));
     // After each crash of the leader of the moment: how long until the next leader.
     let mut takeovers = Vec::new();
-    for c in &run.faults.crashes {
+    for c in &run.applied_faults().crashes {
         let t = c.at_ms as f64;
         let leading = leaders.iter().rev().find(|l| l.0 <= t);
         if leading.is_some_and(|l| l.1 == c.rank) {

@@ -124,6 +124,7 @@ pub struct SequencePaxos;
 impl Algorithm for SequencePaxos {
     const NAME: &'static str = "sequence-paxos";
     const ABOUT: &'static str = "Sequence Paxos (OmniPaxos-style): a leader elected by ballots, log synchronization on election, pipelined and batched Accepts, client ranks with retries and deduplication. Checks the prefix property, validity, at-most-once, answers and termination.";
+    const LEADS: bool = true;
     type Args = Args;
     type Proc = Proc;
 

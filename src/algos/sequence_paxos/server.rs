@@ -567,6 +567,10 @@ impl ServerRole for Server {
         self.gave_up || self.decided >= self.cfg.clients * self.cfg.requests as usize
     }
 
+    fn leads(&self) -> bool {
+        self.role == Role::Leader
+    }
+
     fn report(&self) -> ServerReport {
         ServerReport {
             decided: self.log[..self.decided].iter().map(|e| e.id).collect(),

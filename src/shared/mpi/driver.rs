@@ -679,7 +679,7 @@ pub fn run_mpi<A: Algorithm>(
         driver: "mpi",
         np,
         seed: cfg.seed,
-        faults: cfg.faults.clone(),
+        faults: RunResult::faults_with_hits(&cfg.faults, &ranks),
         ending,
         elapsed_s,
         ranks,

@@ -106,6 +106,10 @@ pub struct RankResult<O> {
     /// What its stable storage went through (algorithms that recover).
     #[serde(default)]
     pub storage: StorageLog,
+    /// The faults aimed at the leader that hit it (indices into the plan's
+    /// [`FaultPlan::at_leader`]).
+    #[serde(default)]
+    pub hit_as_leader: Vec<usize>,
 }
 
 /// What happened to a rank's stable storage beyond plain reads and writes.
@@ -245,6 +249,7 @@ impl<O> RunResult<O> {
                     host: String::new(),
                     metrics: Metrics::default(),
                     storage: StorageLog::default(),
+                    hit_as_leader: Vec::new(),
                 })
                 .collect(),
             history: None,
@@ -327,7 +332,16 @@ impl<O> RunResult<O> {
     /// The fault plan as far as the run carried it out (what was scheduled after its end
     /// never happened): what the checkers judge the run by.
     pub fn applied_faults(&self) -> FaultPlan {
-        self.faults.until(self.end_ms())
+        self.faults.concrete().until(self.end_ms())
+    }
+    /// The plan with the ranks each fault aimed at the leader hit, as the ranks told.
+    pub fn faults_with_hits(faults: &FaultPlan, ranks: &[RankResult<O>]) -> FaultPlan {
+        faults.with_hits(|i| {
+            (ranks.iter())
+                .filter(|r| r.hit_as_leader.contains(&i))
+                .map(|r| r.rank)
+                .collect()
+        })
     }
     /// The ranks that did not crash.
     pub fn correct_ranks(&self) -> impl Iterator<Item = &RankResult<O>> {
@@ -402,6 +416,7 @@ impl<O: Serialize> RunResult<O> {
             "faults": self.faults,
             "faults_text": self.faults.to_string(),
             "faults_not_applied": self.faults.not_applied(self.end_ms()),
+            "faults_missed": self.faults.missed_leader(self.end_ms()),
             "ending": self.ending,
             "elapsed_s": self.elapsed_s,
             "checks": checks,

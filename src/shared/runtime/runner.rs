@@ -78,6 +78,10 @@ pub struct RankRunner<P: Process> {
     storage: StorageLog,
     /// A storage fault the driver has not been told of yet.
     alert: Option<String>,
+    /// The faults aimed at the leader that hit this rank (indices into the plan's list).
+    hit_as_leader: Vec<usize>,
+    /// Cut off from every other rank until then (µs): a `leader|rest` partition that hit it.
+    isolated_until_us: u64,
 }
 
 const LABEL_MAX: usize = 96;
@@ -118,7 +122,7 @@ impl<P: Process> RankRunner<P> {
             tickets_wanted: 0,
             store: Box::new(MemStore::default()),
             life: faults
-                .life_of(rank)
+                .schedule_of(rank)
                 .into_iter()
                 .map(|(ms, l)| (ms * 1000, l))
                 .collect(),
@@ -137,6 +141,8 @@ impl<P: Process> RankRunner<P> {
             started: false,
             storage: StorageLog::default(),
             alert: None,
+            hit_as_leader: Vec::new(),
+            isolated_until_us: 0,
         }
     }
 
@@ -169,6 +175,23 @@ impl<P: Process> RankRunner<P> {
             let (_, what) = self.life.pop_front().expect("due");
             match what {
                 Life::Crash => self.crash(now_us),
+                Life::AtLeader(i) => {
+                    if self.crashed || !self.proc.leads() {
+                        continue;
+                    }
+                    self.hit_as_leader.push(i);
+                    match self.faults.at_leader[i].until_ms {
+                        None => {
+                            self.rec.note(now_us, "crashed as the leader".into());
+                            self.crash(now_us);
+                        }
+                        Some(to_ms) => {
+                            self.isolated_until_us = to_ms * 1000;
+                            self.rec
+                                .note(now_us, format!("cut off as the leader until {to_ms} ms"));
+                        }
+                    }
+                }
                 Life::Restart => {
                     self.crash(now_us);
                     let loaded = match self.store.load() {
@@ -272,6 +295,11 @@ impl<P: Process> RankRunner<P> {
         let kind = env.msg.kind();
         if self.crashed {
             self.metrics.count(kind, |c| c.lost_to_crash += 1);
+            return;
+        }
+        if now_us < self.isolated_until_us && from != self.rank {
+            // Cut off as the leader: the partition drops what reaches it, too.
+            self.metrics.count(kind, |c| c.dropped += 1);
             return;
         }
         self.metrics.count(kind, |c| c.delivered += 1);
@@ -401,7 +429,11 @@ impl<P: Process> RankRunner<P> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let bytes = postcard::experimental::serialized_size(&msg).unwrap_or(0) as u64;
-        let fate = self.faults.fate(self.rank, to, now_us, &mut self.net_rng);
+        let fate = if now_us < self.isolated_until_us && to != self.rank {
+            Fate::Dropped
+        } else {
+            self.faults.fate(self.rank, to, now_us, &mut self.net_rng)
+        };
         let copies: u8 = match fate {
             Fate::Dropped => 0,
             Fate::Once(_) => 1,
@@ -466,6 +498,7 @@ impl<P: Process> RankRunner<P> {
                 clock: Default::default(),
                 host: String::new(),
                 storage: self.storage,
+                hit_as_leader: self.hit_as_leader,
             },
             self.rec.into_events(),
         )

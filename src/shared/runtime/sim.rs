@@ -115,7 +115,7 @@ pub fn simulate<A: Algorithm>(
     };
     // Crashes first, so that a crash at 0 ms precedes the start: that rank never runs.
     for r in 0..np {
-        for (t, _) in cfg.faults.life_of(r) {
+        for (t, _) in cfg.faults.schedule_of(r) {
             q.push(t * 1000, Item::Life(r));
         }
     }
@@ -213,7 +213,7 @@ pub fn simulate<A: Algorithm>(
         driver: "sim",
         np,
         seed: cfg.seed,
-        faults: cfg.faults.clone(),
+        faults: RunResult::faults_with_hits(&cfg.faults, &ranks),
         ending,
         elapsed_s: now as f64 / 1e6,
         ranks,

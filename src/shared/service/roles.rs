@@ -34,6 +34,10 @@ pub trait ServerRole {
     fn give_up(&mut self, ctx: &mut CtxOf<Self::S>);
     fn is_done(&self) -> bool;
     fn report(&self) -> Self::Report;
+    /// Whether it believes it leads now (faults aimed at the leader hit it then).
+    fn leads(&self) -> bool {
+        false
+    }
 }
 
 /// A client of service `S`.
@@ -195,6 +199,9 @@ where
             Role::Server(s) => s.is_done(),
             Role::Client(c) => c.is_done(),
         }
+    }
+    fn leads(&self) -> bool {
+        matches!(&self.role, Role::Server(s) if s.leads())
     }
     fn output(&self) -> Self::Output {
         match &self.role {

@@ -250,6 +250,10 @@ impl ServerRole for Server {
         self.gave_up || (self.executed_all() && (self.role != Role::Leader || self.released))
     }
 
+    fn leads(&self) -> bool {
+        self.role == Role::Leader
+    }
+
     fn report(&self) -> Box<ServerReport> {
         Box::new(ServerReport {
             term: self.term,
