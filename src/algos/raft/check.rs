@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use super::kv::{op_of, Op};
+use super::kv::{self, op_of, Op};
 use super::{Applied, Args, Output, RaftClientReport, ServerReport};
 use crate::shared::clients::{ClientReport, CommandId};
 use crate::shared::faults::Life;
@@ -96,6 +96,77 @@ fn committed(lives: &[(Rank, usize, &ServerReport)]) -> (Vec<Option<Applied>>, V
     (seq.into_iter().map(|x| x.map(|y| y.0)).collect(), bad)
 }
 
+/// The key-value maps the servers ended with (every life, crashed or not): each must equal the
+/// replay of the committed sequence up to that life's applied index. Beyond the part of the
+/// sequence the servers applied entry by entry (before it, snapshots only), lives at the same
+/// applied index are compared with each other.
+fn state_machines(
+    args: &Args,
+    np: usize,
+    lives: &[(Rank, usize, &ServerReport)],
+    seq: &[Option<Applied>],
+) -> Check {
+    let cfg = args.config(np);
+    let states: Vec<(Rank, usize, u64, u64)> = (lives.iter())
+        .filter_map(|&(r, l, s)| s.kv.map(|(i, d)| (r, l, i, d)))
+        .collect();
+    // Replay the known prefix once, taking the digest at every index some life stopped at.
+    let known = seq.iter().take_while(|a| a.is_some()).count() as u64;
+    let wanted: BTreeSet<u64> = (states.iter().map(|s| s.2))
+        .filter(|&i| i <= known)
+        .collect();
+    let mut expected: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut map = BTreeMap::new();
+    if wanted.contains(&0) {
+        expected.insert(0, kv::digest(&map));
+    }
+    for (i, a) in seq.iter().take(known as usize).enumerate() {
+        let a = a.expect("in the known prefix");
+        if let (Some(id), false) = (a.id, a.dup) {
+            if let Op::Put { key, value } = op_of(id, cfg.keys, cfg.read_permille) {
+                map.insert(key, value);
+            }
+        }
+        if wanted.contains(&(i as u64 + 1)) {
+            expected.insert(i as u64 + 1, kv::digest(&map));
+        }
+    }
+    let mut bad = Vec::new();
+    let mut by_index: BTreeMap<u64, Vec<(Rank, usize, u64)>> = BTreeMap::new();
+    for &(r, l, i, d) in &states {
+        match expected.get(&i) {
+            Some(&e) if e != d => bad.push(format!(
+                "{} applied up to index {i} and holds a map that differs from the log's replay there",
+                who(r, l)
+            )),
+            Some(_) => {}
+            None => by_index.entry(i).or_default().push((r, l, d)),
+        }
+    }
+    let mut compared = 0;
+    for (i, group) in &by_index {
+        compared += group.len();
+        if let Some(x) = group.iter().find(|x| x.2 != group[0].2) {
+            bad.push(format!(
+                "{} and {} both applied up to index {i} and hold different maps",
+                who(group[0].0, group[0].1),
+                who(x.0, x.1)
+            ));
+        }
+    }
+    let detail = match compared {
+        0 => format!(
+            "{} server lives' key-value maps equal the replay of the committed log at their applied index",
+            states.len()
+        ),
+        n => format!(
+            "{} server lives' key-value maps equal the replay of the committed log at their applied index; {n} beyond index {known} (applied from snapshots, not replayable) were compared with the others at the same index",
+            states.len() - n
+        ),
+    };
+    Check::from_violations("state-machines", detail, bad)
+}
+
 /// The term at index `i` of a log described by runs of (term, first index).
 fn term_in_runs(runs: &[(u64, u64)], i: u64) -> Option<u64> {
     runs.iter().rev().find(|r| r.1 <= i).map(|r| r.0)
@@ -184,6 +255,8 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         format!("{} indexes applied, the same entry at each", seq.len()),
         disagreements,
     ));
+
+    checks.push(state_machines(args, run.np, &lives, &seq));
 
     // Leader completeness: every entry committed in a term before T is in T's leader's log.
     let mut points: Vec<(u64, u64)> = lives

@@ -34,6 +34,18 @@ pub fn op_of(id: CommandId, keys: u32, read_permille: u32) -> Op {
     }
 }
 
+/// A digest of a key-value map (64-bit FNV-1a over its entries in key order): what servers
+/// report of their state machine, and what the checker computes by replaying the log.
+pub fn digest(map: &BTreeMap<u32, u64>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in map {
+        for b in k.to_le_bytes().into_iter().chain(v.to_le_bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
 /// One client's session: results of executed commands not yet known to be answered.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {

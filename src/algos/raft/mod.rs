@@ -230,6 +230,9 @@ pub struct ServerReport {
     pub follower_logs_shrank: u32,
     pub leader_at_end: bool,
     pub gave_up: bool,
+    /// Its state machine when this life ended: (applied index, [`kv::digest`] of the map).
+    #[serde(default)]
+    pub kv: Option<(u64, u64)>,
 }
 
 /// What a client reports: the workload, and the result of every answered get.

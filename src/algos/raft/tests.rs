@@ -701,6 +701,7 @@ fn report(led: Vec<Led>, applied: Vec<Applied>, log: Vec<(u64, Option<CommandId>
         follower_logs_shrank: 0,
         leader_at_end: false,
         gave_up: false,
+        kv: None,
     }))
 }
 
@@ -824,6 +825,65 @@ fn a_correct_history_passes_every_check() {
         .filter(|c| !c.passed)
         .collect();
     assert!(bad.is_empty(), "{bad:?}");
+}
+
+/// A server whose map is not what its applied log gives (a bug in applying, or in a
+/// snapshot), and two servers at the same index beyond the replayable log, holding different
+/// maps: state-machines fails, naming them; the right maps pass.
+#[test]
+fn state_machines_are_compared_with_the_log_and_with_each_other() {
+    let (p, g, v) = put_then_get();
+    let ap = vec![applied(1, p), applied(1, g)];
+    let log = vec![(1, id(p)), (1, id(g))];
+    let kv::Op::Put { key, value } = kv::op_of(CommandId { client: 3, seq: p }, 4, 500) else {
+        unreachable!()
+    };
+    let right = kv::digest(&[(key, value)].into());
+    let with = |state: Option<(u64, u64)>, ap: Vec<Applied>| {
+        let mut o = report(vec![], ap, log.clone());
+        if let Output::Server(s) = &mut o {
+            s.kv = state;
+        }
+        o
+    };
+    let verdict = |outputs| {
+        let mut a = args();
+        a.service.requests = 0;
+        let run = RunResult::of_outputs("raft", FaultPlan::default(), cluster(outputs));
+        let c = check::checks(&a, &run);
+        c.into_iter().find(|c| c.name == "state-machines").unwrap()
+    };
+    let c = verdict(vec![
+        with(Some((2, right)), ap.clone()),
+        with(Some((1, right)), ap.clone()),
+        with(Some((0, kv::digest(&Default::default()))), vec![]),
+        client(&[p, g], vec![(g, Some(v))]),
+    ]);
+    assert!(c.passed && c.detail.starts_with("3 server lives"), "{c:?}");
+    let c = verdict(vec![
+        with(Some((2, right)), ap.clone()),
+        with(Some((2, right ^ 1)), ap.clone()),
+        client(&[p, g], vec![(g, Some(v))]),
+    ]);
+    assert!(
+        !c.passed
+            && c.detail
+                .contains("server 1 applied up to index 2 and holds a map that differs"),
+        "{c:?}"
+    );
+    // Index 7 lies beyond what any server applied entry by entry (a snapshot's).
+    let c = verdict(vec![
+        with(Some((7, 5)), ap.clone()),
+        with(Some((7, 6)), ap),
+        client(&[p, g], vec![(g, Some(v))]),
+    ]);
+    assert!(
+        !c.passed
+            && c.detail.contains(
+                "server 0 and server 1 both applied up to index 7 and hold different maps"
+            ),
+        "{c:?}"
+    );
 }
 
 #[test]

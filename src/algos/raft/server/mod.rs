@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use self::leader::Progress;
 use self::log::Log;
-use super::kv::{Kv, Op};
+use super::kv::{self, Kv, Op};
 use super::messages::{Peer, PeerTimer};
 use super::{Applied, Config, Led, Raft, ServerReport, Snapshot};
 use crate::shared::clients::IdSet;
@@ -273,6 +273,7 @@ impl ServerRole for Server {
             follower_logs_shrank: self.follower_logs_shrank,
             leader_at_end: self.role == Role::Leader,
             gave_up: self.gave_up,
+            kv: Some((self.applied, kv::digest(&self.sm.map))),
         })
     }
 }
