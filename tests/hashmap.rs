@@ -24,6 +24,12 @@ const PLANS: &[(&str, &str)] = &[
         "one crash, 3 replicas of 6 servers, anti-entropy",
         "--np 9 --clients 3 --replicas 3 --crash 2@20 --drop 0.1 --anti-entropy 5",
     ),
+    // Anti-entropy after the links heal: every live replica must end with the same versions
+    // (replicas-converged is required under this plan).
+    (
+        "lossy links that heal, a crash, anti-entropy: replicas converge",
+        "--np 9 --clients 3 --replicas 3 --crash 2@20 --drop 0.1 --dup 0.1 --heal 100 --anti-entropy 5",
+    ),
     (
         "partition isolating a minority then heal",
         "--np 7 --clients 2 --partition 0,1|2,3,4,5,6@10..120 --delay 0..2",

@@ -14,6 +14,7 @@ use super::{
 use crate::shared::faults::FaultPlan;
 use crate::shared::observe::kv_history::Checked;
 use crate::shared::observe::latency::{self, Latency, Steps};
+use crate::shared::observe::report::Ending;
 use crate::shared::{Check, Rank, RunResult};
 
 fn clients(run: &RunResult<Output>) -> impl Iterator<Item = (Rank, bool, &ClientReport)> {
@@ -152,11 +153,14 @@ pub fn checks(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         },
         missing,
     ));
+    if cfg.backend == Backend::Abd {
+        checks.push(converged(&cfg, run));
+    }
     checks
 }
 
 /// Keys whose live replicas hold different versions at the end.
-fn divergent(cfg: &Config, run: &RunResult<Output>) -> usize {
+fn divergent<'a>(cfg: &Config, run: &'a RunResult<Output>) -> Vec<&'a str> {
     let mut versions: BTreeMap<&str, Vec<(Rank, Version)>> = BTreeMap::new();
     for (r, crashed, s) in replicas(run) {
         if !crashed {
@@ -176,7 +180,54 @@ fn divergent(cfg: &Config, run: &RunResult<Output>) -> usize {
                 .count();
             held.len() < live || held.iter().any(|h| h.1 != held[0].1)
         })
-        .count()
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+/// Replica convergence (ABD): with anti-entropy, once the clients finished and the links
+/// let the exchanges through, every live replica of a key holds the same version of it.
+fn converged(cfg: &Config, run: &RunResult<Output>) -> Check {
+    let keys = divergent(cfg, run);
+    let faults = run.applied_faults();
+    let end = run.end_ms();
+    let why_not = if cfg.anti_entropy.is_none() {
+        Some("without --anti-entropy, a replica outside a write's quorum keeps the older version until a read repairs it".to_string())
+    } else if let Err(why) = run.interrupted() {
+        Some(why)
+    } else if run.ending != Ending::Finished {
+        Some("the run did not finish (the replicas did not settle)".into())
+    } else if faults.lossy_at(end) {
+        Some("links still lose or delay messages at the end (add --heal)".into())
+    } else if faults
+        .partitions
+        .iter()
+        .any(|p| p.from_ms <= end && end < p.to_ms)
+    {
+        Some("a partition is still up at the end".into())
+    } else {
+        None
+    };
+    let n = keys.len();
+    match why_not {
+        Some(why) => Check {
+            name: "replicas-converged".into(),
+            passed: true,
+            undecided: false,
+            detail: format!(
+                "not required: {why}; {n} key(s) differ between live replicas at the end"
+            ),
+        },
+        None => Check::from_violations(
+            "replicas-converged",
+            "after anti-entropy settled, every live replica of each key holds the same version"
+                .into(),
+            keys.iter()
+                .take(10)
+                .map(|k| format!("{k} differs between its live replicas"))
+                .chain((n > 10).then(|| format!("and {} more keys", n - 10)))
+                .collect(),
+        ),
+    }
 }
 
 /// Anti-entropy's work.
@@ -301,7 +352,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
             keys_repaired: repaired,
             messages: m.sent_of("Digests") + m.sent_of("Entries"),
         },
-        divergent_keys_at_end: divergent(&cfg, run),
+        divergent_keys_at_end: divergent(&cfg, run).len(),
         checker: CheckerWork {
             operations: lin.checked.ops,
             keys: lin.checked.keys,

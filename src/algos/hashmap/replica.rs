@@ -32,6 +32,10 @@ pub struct Replica {
     /// Writes that changed the store (client stores and repairs): its progress.
     changed: u64,
     watch: Watchdog,
+    /// Once every client finished: exchanges in a row that found nothing to repair on either
+    /// side (see [`Replica::is_done`]), and whether the current one found something.
+    quiet: usize,
+    differed: bool,
 }
 
 /// The digest of one entry: order-free when XORed over a segment.
@@ -58,13 +62,21 @@ impl Replica {
             gave_up: false,
             changed: 0,
             watch: Watchdog::new(Duration::ZERO, Duration::ZERO),
+            quiet: 0,
+            differed: false,
         }
     }
 
-    /// Without anti-entropy a server has no work of its own; with it, it exchanges until every
-    /// client said it is finished.
+    /// Without anti-entropy a server has no work of its own. With it, it exchanges until every
+    /// client said it is finished, and then until a round with each of its peers in a row found
+    /// nothing to repair on either side (a peer that differs answers with entries): the
+    /// replicas settle before the run ends, so the checker can ask them to agree.
     pub fn is_done(&self) -> bool {
-        self.cfg.anti_entropy.is_none() || self.gave_up || self.finished.len() == self.cfg.clients
+        self.cfg.anti_entropy.is_none() || self.gave_up || self.settled()
+    }
+
+    fn settled(&self) -> bool {
+        self.finished.len() == self.cfg.clients && self.quiet >= self.peers.len()
     }
 
     /// Keep `stored` for `key` if it is newer than ours; whether it was.
@@ -144,10 +156,12 @@ impl Replica {
                 ctx.send(from, Msg::StoreAck { op });
             }
             Msg::Finished => {
-                if from >= self.cfg.servers && self.finished.insert(from) && self.is_done() {
+                if from >= self.cfg.servers
+                    && self.finished.insert(from)
+                    && self.finished.len() == self.cfg.clients
+                {
                     ctx.note("every client finished");
-                    ctx.cancel_timer(Timer::AntiEntropy);
-                    ctx.cancel_timer(Timer::GiveUp);
+                    self.end_if_settled(ctx);
                 }
                 ctx.send(from, Msg::FinishedAck);
             }
@@ -174,6 +188,7 @@ impl Replica {
                 }
             }
             Msg::Entries { segs, items, reply } => {
+                self.differed = true;
                 let theirs: BTreeMap<&String, Version> =
                     items.iter().map(|(k, s)| (k, s.0)).collect();
                 let segs: BTreeSet<u32> = segs.into_iter().collect();
@@ -214,6 +229,14 @@ impl Replica {
     pub fn on_timer(&mut self, t: Timer, ctx: &mut C) {
         match t {
             Timer::AntiEntropy => {
+                if self.finished.len() == self.cfg.clients {
+                    // The exchange before this one, done: did it find anything?
+                    self.quiet = if self.differed { 0 } else { self.quiet + 1 };
+                    self.differed = false;
+                    if self.end_if_settled(ctx) {
+                        return;
+                    }
+                }
                 let peer = self.peers[self.next_peer % self.peers.len()];
                 self.next_peer += 1;
                 self.exchanges += 1;
@@ -238,6 +261,17 @@ impl Replica {
             }
             Timer::Retry | Timer::Raft(_) => {}
         }
+    }
+
+    /// Stop exchanging once settled; whether it did.
+    fn end_if_settled(&mut self, ctx: &mut C) -> bool {
+        if self.cfg.anti_entropy.is_none() || !self.settled() {
+            return false;
+        }
+        ctx.note("settled: anti-entropy found nothing to repair with any peer");
+        ctx.cancel_timer(Timer::AntiEntropy);
+        ctx.cancel_timer(Timer::GiveUp);
+        true
     }
 
     pub fn report(&self) -> ReplicaReport {

@@ -378,3 +378,30 @@ fn the_raft_backend_runs_rafts_server_with_its_effects_wrapped() {
     });
     assert!(e.is_empty());
 }
+
+/// Live replicas holding different versions of a key once anti-entropy settled fail
+/// replicas-converged, naming the key; without anti-entropy the same state is not required to
+/// converge, and the check says why.
+#[test]
+fn replicas_left_apart_after_anti_entropy_fail_convergence() {
+    let apart = |a: &Args| {
+        let mut run = run_of(a, vec![vec![]]);
+        for (r, clock) in [(0, 1), (1, 1), (2, 2)] {
+            if let Output::Replica(s) = &mut run.ranks[r].output {
+                s.store = vec![("key-1".into(), Version { clock, writer: 3 })];
+            }
+        }
+        let checks = check::checks(a, &run);
+        checks
+            .into_iter()
+            .find(|c| c.name == "replicas-converged")
+            .expect("an ABD run has the check")
+    };
+    let c = apart(&cfg(&["--clients", "1", "--anti-entropy", "5"]).0);
+    assert!(!c.passed && c.detail.contains("key-1 differs"), "{c:?}");
+    let c = apart(&cfg(&["--clients", "1"]).0);
+    assert!(
+        c.passed && c.detail.starts_with("not required: without --anti-entropy"),
+        "{c:?}"
+    );
+}
