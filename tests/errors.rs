@@ -95,7 +95,7 @@ fn spawn(name: &str, flags: &[&str]) -> Child {
 
 #[test]
 fn outputs_that_cannot_be_written_are_refused_before_the_run() {
-    for flag in ["--report", "--trace", "--diagram"] {
+    for flag in ["--report", "--trace", "--diagram", "--history"] {
         let what = flag.trim_start_matches("--");
         let good = scratch(&format!("written-first-{what}.json"));
         let _ = std::fs::remove_file(&good);

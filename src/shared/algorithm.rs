@@ -48,12 +48,18 @@ pub trait Algorithm {
         let _ = args;
         None
     }
-    /// Files the binary's own options ask for beyond the report, trace and diagram, as (path,
-    /// contents), written by rank 0 (or the simulator) after the checks of one run.
+    /// Files the binary's own options ask for beyond the report, trace and diagram, as
+    /// (what, path): opened before the run with the others (a path that cannot be written is
+    /// refused at once), written by rank 0 (or the simulator) after the checks of one run.
+    fn own_outputs(args: &Self::Args) -> Vec<(&'static str, PathBuf)> {
+        let _ = args;
+        Vec::new()
+    }
+    /// The contents of each of [`Algorithm::own_outputs`], as (what, text).
     fn files(
         args: &Self::Args,
         run: &RunResult<<Self::Proc as Process>::Output>,
-    ) -> Vec<(PathBuf, String)> {
+    ) -> Vec<(&'static str, String)> {
         let _ = (args, run);
         Vec::new()
     }

@@ -16,6 +16,7 @@ pub mod data_dir;
 
 use std::ffi::OsString;
 use std::fmt::Debug;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -101,13 +102,19 @@ pub fn refuse_leader_faults(name: &str, faults: &FaultPlan) -> Result<(), String
     }
 }
 
-/// The output files the options name, opened (created) before the run.
-fn open_outputs(common: &CommonArgs) -> Result<Outputs, String> {
-    Outputs::open([
-        ("report", common.report.as_deref()),
-        ("trace", common.trace.as_deref()),
-        ("diagram", common.diagram.as_deref()),
-    ])
+/// The output files the options name, the binary's own included, opened (created) before
+/// the run.
+fn open_outputs<B: Binary>(args: &B::Args, common: &CommonArgs) -> Result<Outputs, String> {
+    let own = B::own_outputs(args);
+    Outputs::open(
+        [
+            ("report", common.report.as_deref()),
+            ("trace", common.trace.as_deref()),
+            ("diagram", common.diagram.as_deref()),
+        ]
+        .into_iter()
+        .chain(own.iter().map(|(what, p)| (*what, Some(p.as_path())))),
+    )
 }
 
 /// Entry point of every binary.
@@ -199,6 +206,11 @@ pub trait Binary {
         let _ = (args, common, quiet);
         None
     }
+    /// The binary's own output files ([`Algorithm::own_outputs`]).
+    fn own_outputs(args: &Self::Args) -> Vec<(&'static str, PathBuf)> {
+        let _ = args;
+        Vec::new()
+    }
 }
 
 impl<A: Algorithm> Binary for A {
@@ -228,6 +240,10 @@ impl<A: Algorithm> Binary for A {
 
     fn instead_of_run(args: &A::Args, common: &CommonArgs, quiet: bool) -> Option<u8> {
         A::instead_of_run(args, common, quiet)
+    }
+
+    fn own_outputs(args: &A::Args) -> Vec<(&'static str, PathBuf)> {
+        A::own_outputs(args)
     }
 
     fn in_process(
@@ -345,7 +361,7 @@ pub fn run<B: Binary>(argv: Vec<OsString>) -> u8 {
         if quiet {
             return code::OK;
         }
-        let mut outputs = match open_outputs(common) {
+        let mut outputs = match open_outputs::<B>(args, common) {
             Ok(o) => o,
             Err(msg) => return usage_error(&msg),
         };
@@ -372,7 +388,7 @@ pub fn run<B: Binary>(argv: Vec<OsString>) -> u8 {
     let mut outputs = Outputs::none();
     let mut opened = code::OK;
     if root {
-        match open_outputs(common) {
+        match open_outputs::<B>(args, common) {
             Ok(o) => outputs = o,
             Err(msg) => opened = usage_error(&msg),
         }
@@ -415,17 +431,13 @@ fn conclude<A: Algorithm>(
             view: A::output_view,
         },
     );
+    // The algorithm's own files (`--history`), opened with the others before the run.
     A::files(args, run)
         .iter()
-        .fold(code, |code, (path, text)| write_or(path, text, code))
-}
-
-/// Write an algorithm's own file of a run (`--history`): a failure is a usage error.
-fn write_or(path: &std::path::Path, text: &str, code: u8) -> u8 {
-    match std::fs::write(path, text) {
-        Ok(()) => code,
-        Err(e) => usage_error(&format!("cannot write {}: {e}", path.display())),
-    }
+        .fold(code, |code, (what, text)| match outputs.write(what, text) {
+            Ok(()) => code,
+            Err(e) => usage_error(&e),
+        })
 }
 
 /// What rank 0 (or the simulator) concluded of a run, for [`finish`] to print and write.

@@ -575,8 +575,15 @@ impl Algorithm for DistributedHashmap {
         args.history.as_ref().map(|_| "--history")
     }
 
-    fn files(args: &Args, run: &RunResult<Output>) -> Vec<(PathBuf, String)> {
-        let history = |p: &PathBuf| (p.clone(), history::of_run(args, run).to_json_lines());
+    fn own_outputs(args: &Args) -> Vec<(&'static str, PathBuf)> {
+        args.history
+            .iter()
+            .map(|p| ("history", p.clone()))
+            .collect()
+    }
+
+    fn files(args: &Args, run: &RunResult<Output>) -> Vec<(&'static str, String)> {
+        let history = |_: &PathBuf| ("history", history::of_run(args, run).to_json_lines());
         args.history.iter().map(history).collect()
     }
 
