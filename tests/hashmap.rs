@@ -501,7 +501,8 @@ fn check_history_judges_hand_made_histories() {
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stderr.contains("cannot write /nonexistent-dir/h.jsonl"),
+        r.stderr
+            .contains("cannot write the history to /nonexistent-dir/h.jsonl"),
         "{}",
         r.stderr
     );
