@@ -86,17 +86,21 @@ pub struct RankRunner<P: Process> {
 
 const LABEL_MAX: usize = 96;
 
+/// "send Msg {..} to rankN": the message text is cut so the whole label fits in
+/// [`LABEL_MAX`] bytes, never the peer, which the diagram and ShiViz readers need.
 fn label_of<M: std::fmt::Debug>(verb: &str, dir: &str, peer: Rank, msg: &M) -> String {
-    let mut s = format!("{verb} {msg:?} {dir} rank{peer}");
-    if s.len() > LABEL_MAX {
-        let mut cut = LABEL_MAX;
-        while !s.is_char_boundary(cut) {
+    let mut text = format!("{msg:?}");
+    let suffix = format!(" {dir} rank{peer}");
+    let room = LABEL_MAX.saturating_sub(verb.len() + 1 + suffix.len() + '…'.len_utf8());
+    if verb.len() + 1 + text.len() + suffix.len() > LABEL_MAX {
+        let mut cut = room;
+        while !text.is_char_boundary(cut) {
             cut -= 1;
         }
-        s.truncate(cut);
-        s.push('…');
+        text.truncate(cut);
+        text.push('…');
     }
-    s
+    format!("{verb} {text}{suffix}")
 }
 
 impl<P: Process> RankRunner<P> {
@@ -605,6 +609,19 @@ mod tests {
 
     fn rebuild(stored: &[Vec<u8>]) -> Result<Keeper, BadRecord> {
         Ok(Keeper(stored.len()))
+    }
+
+    #[test]
+    fn a_long_label_is_cut_in_the_message_and_keeps_its_peer() {
+        let long = "x".repeat(300);
+        let label = label_of("send", "to", 12, &long);
+        assert!(label.ends_with("… to rank12"), "{label}");
+        assert!(label.starts_with("send \"xxx"), "{label}");
+        assert!(label.len() <= LABEL_MAX, "{} bytes", label.len());
+        // Cut on a character boundary, and short ones are left whole.
+        let label = label_of("recv", "from", 3, &"é".repeat(80));
+        assert!(label.ends_with("… from rank3"), "{label}");
+        assert_eq!(label_of("recv", "from", 3, &1u8), "recv 1 from rank3");
     }
 
     #[test]
