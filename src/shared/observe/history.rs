@@ -32,6 +32,9 @@ pub enum EventKind {
     Note,
     /// The rank crashed (crash-stop).
     Crash,
+    /// The rank came back after a crash, rebuilt from its stable storage (`--restart`): a new
+    /// life of the rank begins here. The label says what it read back.
+    Restart,
 }
 
 /// One event of one rank.
@@ -170,6 +173,11 @@ impl Recorder {
     pub fn crash(&mut self, t_us: u64) {
         if self.on {
             self.push(EventKind::Crash, t_us, "crash".into());
+        }
+    }
+    pub fn restart(&mut self, t_us: u64, label: String) {
+        if self.on {
+            self.push(EventKind::Restart, t_us, label);
         }
     }
     pub fn stamp(&mut self, stamp: Vec<u64>) {

@@ -229,7 +229,7 @@ impl<P: Process> RankRunner<P> {
                     self.done = false;
                     self.started = true;
                     self.timers.clear();
-                    self.rec.note(
+                    self.rec.restart(
                         now_us,
                         format!("restarted with {} stored records", loaded.records.len()),
                     );
@@ -638,6 +638,33 @@ mod tests {
         assert_eq!(r.take_alert(), None);
         let (res, _) = r.finish();
         assert_eq!((res.output, res.storage.fault), (1, None));
+    }
+
+    #[test]
+    fn a_restart_is_recorded_as_a_new_life_after_the_crash() {
+        use crate::shared::observe::history::EventKind;
+        let faults = FaultPlan {
+            restarts: vec![Crash { rank: 0, at_ms: 10 }],
+            ..FaultPlan::default()
+        };
+        let mut r = RankRunner::new(Keeper(0), 0, 2, 1, faults, true);
+        let mut out = Vec::new();
+        r.start(0, &mut out);
+        r.live(10_000, &mut out, rebuild);
+        let (_, events) = r.finish();
+        let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+        assert!(matches!(
+            kinds[..],
+            [
+                EventKind::Send { .. },
+                EventKind::Send { .. },
+                EventKind::Crash,
+                EventKind::Restart,
+                EventKind::Send { .. },
+                EventKind::Send { .. }
+            ]
+        ));
+        assert_eq!(events[3].label, "restarted with 1 stored records");
     }
 
     #[test]
