@@ -24,12 +24,23 @@ const TOP: f64 = 96.0;
 /// Width of one character at the label font size (monospace, 10 px).
 const CHAR_W: f64 = 6.1;
 const NOTE_MAX: usize = 30;
-/// Colours of message kinds (red and grey are kept for drops, crashes and losses). A kind's
-/// colour follows from its name ([`kind_colours`]), so it is the same in every run.
+/// Colours of message kinds (red and grey are kept for drops, crashes and losses), the most
+/// distinct first: kinds the algorithm declares take them in its order ([`Look::kinds`]),
+/// others by their name ([`kind_colours`]), so a kind has the same colour in every run.
 const PALETTE: [&str; 16] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
-    "#393b79", "#637939", "#d4a017", "#7b4173", "#0b6e4f", "#6b6ecf", "#a55194", "#5ab4ac",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+    "#393b79", "#00796b", "#d4a017", "#7b4173", "#6b6ecf", "#637939", "#a55194", "#5ab4ac",
 ];
+
+/// What the algorithm says about its diagram.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Look<'a> {
+    /// Its message kinds, in the order they take the palette's colours.
+    pub kinds: &'a [&'a str],
+    /// Each rank's role ("server", "acceptor"), written under its name; empty: none.
+    pub roles: &'a [String],
+}
+
 const RED: &str = "#d62728";
 const GREY: &str = "#8c8c8c";
 const GREEN: &str = "#2a9d2a";
@@ -132,18 +143,25 @@ fn truncate(s: &str, max: usize) -> String {
     t
 }
 
-/// An SVG space-time diagram of `history` titled `title`.
-pub fn svg(history: &History, title: &str) -> String {
+/// An SVG space-time diagram of `history` titled `title`, with the algorithm's `look`.
+pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
     let h = history;
     let np = h.ranks.len();
     let Layout { col, col_time } = layout(h);
     let cols = col_time.len().max(1);
-    let left = LEFT;
+    // Room for the longest role under the rank names.
+    let role_w = look
+        .roles
+        .iter()
+        .map(|r| r.chars().count())
+        .max()
+        .unwrap_or(0);
+    let left = LEFT.max(24.0 + CHAR_W * role_w as f64);
     let x = |c: usize| left + DX * (c as f64 + 0.5);
     let y = |r: Rank| TOP + DY * r as f64;
 
     // Message kinds by name, each with its palette slot (and a dash past the palette).
-    let kinds = kind_colours(h);
+    let kinds = kind_colours(h, look.kinds);
     let slot = |kind: &str| kinds.iter().find(|k| k.0 == kind).map_or(0, |k| k.1);
     let colour = |kind: &str| PALETTE[slot(kind) % PALETTE.len()];
     let dash = |kind: &str| match slot(kind) / PALETTE.len() {
@@ -243,6 +261,14 @@ pub fn svg(history: &History, title: &str) -> String {
             r##"<text x="10" y="{:.0}" font-size="12">rank {r}</text>"##,
             y(r) + 4.0
         );
+        if let Some(role) = look.roles.get(r).filter(|role| !role.is_empty()) {
+            let _ = write!(
+                s,
+                r##"<text x="10" y="{:.0}" fill="#555" class="role" data-rank="{r}">{}</text>"##,
+                y(r) + 18.0,
+                xml_escape(role)
+            );
+        }
         let mut from = Some(left);
         for (i, e) in es.iter().enumerate() {
             let cx = x(col[r][i]);
@@ -465,11 +491,11 @@ pub fn svg(history: &History, title: &str) -> String {
     s
 }
 
-/// The message kinds of the run, by name, each with its palette slot: the slot its name
-/// hashes to, or the next free one (kinds taken in name order), so that a kind keeps its
-/// colour from run to run and no two kinds share one until the palette is full (then a dash
-/// tells them apart).
-fn kind_colours(h: &History) -> Vec<(&str, usize)> {
+/// The message kinds of the run, by name, each with its palette slot: a declared kind's place
+/// in `declared`; another's, the slot its name hashes to, or the next free one (taken in name
+/// order). So a kind keeps its colour from run to run, and no two kinds share one until the
+/// palette is full (then a dash tells them apart).
+fn kind_colours<'h>(h: &'h History, declared: &[&str]) -> Vec<(&'h str, usize)> {
     let mut names: Vec<&str> = h
         .events()
         .filter_map(|(_, e)| match &e.kind {
@@ -481,8 +507,15 @@ fn kind_colours(h: &History) -> Vec<(&str, usize)> {
     names.dedup();
     let n = PALETTE.len();
     let mut taken = vec![0usize; n];
+    for i in 0..declared.len() {
+        taken[i % n] += 1;
+    }
     let mut out = Vec::with_capacity(names.len());
     for name in names {
+        if let Some(i) = declared.iter().position(|d| *d == name) {
+            out.push((name, i));
+            continue;
+        }
         // FNV-1a: fixed, unlike std's hasher, so colours do not change between builds.
         let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -552,7 +585,7 @@ mod tests {
 
     #[test]
     fn svg_marks_the_dropped_message_names_kinds_and_writes_notes() {
-        let svg = svg(&two_rank_history(), "t");
+        let svg = svg(&two_rank_history(), "t", &Look::default());
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("×"), "dropped Pong must be marked");
         // One delivered arrow, plus the legend's sample arrows of the two kinds.
@@ -630,7 +663,7 @@ mod tests {
 
     #[test]
     fn a_restarted_rank_has_a_lane_for_each_life_and_the_restart_is_marked() {
-        let text = svg(&crash_and_restart_history(), "t");
+        let text = svg(&crash_and_restart_history(), "t", &Look::default());
         let doc = roxmltree::Document::parse(&text).unwrap();
         let of0: Vec<_> = lanes(&doc).into_iter().filter(|l| l.0 == 0).collect();
         assert_eq!(of0.len(), 2, "two lives: {of0:?}");
@@ -661,7 +694,7 @@ mod tests {
 
     #[test]
     fn a_lost_message_is_marked_on_its_receivers_lane() {
-        let text = svg(&crash_and_restart_history(), "t");
+        let text = svg(&crash_and_restart_history(), "t", &Look::default());
         let doc = roxmltree::Document::parse(&text).unwrap();
         let lane_y = |r: usize| lanes(&doc).iter().find(|l| l.0 == r).unwrap().3;
         let marks: Vec<_> = doc
@@ -714,7 +747,7 @@ mod tests {
             let h = History {
                 ranks: vec![a.into_events(), Vec::new()],
             };
-            let text = svg(&h, "t");
+            let text = svg(&h, "t", &Look::default());
             let doc = roxmltree::Document::parse(&text).unwrap();
             let mut out: Vec<(String, String)> = doc
                 .descendants()
@@ -759,6 +792,47 @@ mod tests {
     }
 
     #[test]
+    fn declared_kinds_take_the_palette_in_order_and_roles_name_the_lanes() {
+        let roles = ["proposer".to_string(), "acceptor+learner".to_string()];
+        let look = Look {
+            kinds: &["Pong", "Ping"],
+            roles: &roles,
+        };
+        let text = svg(&two_rank_history(), "t", &look);
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let stroke = |kind: &str| {
+            let g = doc
+                .descendants()
+                .find(|n| n.attribute("data-kind") == Some(kind))
+                .unwrap();
+            let line = g.children().find(|c| c.has_tag_name("line")).unwrap();
+            line.attribute("stroke").unwrap().to_string()
+        };
+        assert_eq!(
+            (stroke("Pong"), stroke("Ping")),
+            (PALETTE[0].into(), PALETTE[1].into())
+        );
+        let named: Vec<(String, String)> = doc
+            .descendants()
+            .filter(|n| has_class(*n, "role"))
+            .map(|n| {
+                let r = n.attribute("data-rank").unwrap().to_string();
+                (r, n.text().unwrap().to_string())
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("0".to_string(), roles[0].clone()),
+                ("1".to_string(), roles[1].clone())
+            ]
+        );
+        // The lanes start right of the longest role.
+        let start = lanes(&doc)[0].1;
+        assert!(start >= 10.0 + CHAR_W * roles[1].len() as f64, "{start}");
+    }
+
+    #[test]
     fn receives_lie_right_of_sends_and_columns_follow_time() {
         let h = two_rank_history();
         let l = layout(&h);
@@ -783,7 +857,7 @@ mod tests {
         let h = History {
             ranks: vec![a.into_events()],
         };
-        let svg = svg(&h, "notes");
+        let svg = svg(&h, "notes", &Look::default());
         // (x, y, width) of every note label; no two on one tier may overlap.
         let re_x = |s: &str| -> f64 { s.parse().unwrap() };
         let mut boxes: Vec<(f64, f64, f64)> = Vec::new();
