@@ -377,11 +377,23 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
             let (x1, y1) = (x(col[r][i]), y(r));
             let got = &receipts[r][*seq as usize];
             for j in got {
+                let (x2, y2) = (x(col[*to][*j]), y(*to));
+                if *to == r {
+                    // A message to itself (`--colocate`): an arc above the line, which a
+                    // straight arrow along it would hide.
+                    let _ = writeln!(
+                        s,
+                        r##"<path d="M{x1:.0},{y1:.0} Q{:.0},{:.0} {x2:.0},{y2:.0}" fill="none" stroke="{c}"{d} stroke-width="1.5" marker-end="url(#{})" class="self"><title>{}</title></path>"##,
+                        (x1 + x2) / 2.0,
+                        y1 - 28.0,
+                        arrow(kind),
+                        xml_escape(&e.label)
+                    );
+                    continue;
+                }
                 let _ = writeln!(
                     s,
-                    r##"<line x1="{x1:.0}" y1="{y1:.0}" x2="{:.0}" y2="{:.0}" stroke="{c}"{d} stroke-width="1.5" marker-end="url(#{})"><title>{}</title></line>"##,
-                    x(col[*to][*j]),
-                    y(*to),
+                    r##"<line x1="{x1:.0}" y1="{y1:.0}" x2="{x2:.0}" y2="{y2:.0}" stroke="{c}"{d} stroke-width="1.5" marker-end="url(#{})"><title>{}</title></line>"##,
                     arrow(kind),
                     xml_escape(&e.label)
                 );
@@ -830,6 +842,47 @@ mod tests {
         // The lanes start right of the longest role.
         let start = lanes(&doc)[0].1;
         assert!(start >= 10.0 + CHAR_W * roles[1].len() as f64, "{start}");
+    }
+
+    #[test]
+    fn a_message_to_itself_is_an_arc_off_the_line() {
+        use crate::shared::observe::history::{Recorder, Sent};
+        let mut a = Recorder::new(0, 1, true);
+        let sent = Sent {
+            to: 0,
+            seq: 0,
+            copies: 1,
+            kind: "Prepare",
+        };
+        let vc = a.send(sent, 10, || "send Prepare to rank0".into());
+        a.recv(0, 0, "Prepare", vc.as_deref(), 12, || {
+            "recv Prepare from rank0".into()
+        });
+        let h = History {
+            ranks: vec![a.into_events()],
+        };
+        let text = svg(&h, "t", &Look::default());
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let lane_y = lanes(&doc)[0].3;
+        let arrows: Vec<_> = doc
+            .descendants()
+            .filter(|n| {
+                n.attribute("marker-end").is_some() && !has_class(n.parent().unwrap(), "kind")
+            })
+            .collect();
+        assert_eq!(arrows.len(), 1);
+        // Its path rises off the lane: some coordinate lies well above it.
+        let d = arrows[0]
+            .attribute("d")
+            .expect("drawn as a curve, not a line");
+        let ys: Vec<f64> = d
+            .split([' ', 'M', 'Q'])
+            .filter_map(|p| p.split(',').nth(1)?.parse().ok())
+            .collect();
+        assert!(
+            ys.iter().any(|y| *y < lane_y - 10.0),
+            "{d} at lane {lane_y}"
+        );
     }
 
     #[test]
