@@ -1,8 +1,12 @@
 //! The SVG space-time diagram of a run (`--diagram FILE.svg`), drawn for a learner: one
-//! horizontal line per rank, time flowing to the right along an axis in milliseconds, each
-//! message an arrow coloured by its kind (a legend names the kinds), dropped messages cut short
-//! with a red ×, messages that never arrived with a grey ?, crashes as a red X where the line
-//! ends, and the state changes the algorithm notes ([`crate::shared::Ctx::note`]: "leader",
+//! horizontal line per rank, named with its role where the algorithm has roles
+//! ([`crate::shared::Algorithm::roles`]), time flowing to the right along an axis in
+//! milliseconds, each message an arrow coloured by its kind (a legend names the kinds; each
+//! kind has one colour in every run, [`crate::shared::Algorithm::KINDS`]), a message to itself
+//! an arc above the line, a red × on the intended receiver's line where the fault plan dropped
+//! a message, a grey ? there for one that never arrived, a red X where a rank crashed and a
+//! green ▶ where it restarted (both on the time axis too; the line is drawn again for each
+//! life), and the state changes the algorithm notes ([`crate::shared::Ctx::note`]: "leader",
 //! "suspect rank0") written on the rank's line. Vector timestamps and full labels appear on
 //! hover. One self-contained file that opens in a browser.
 //!
