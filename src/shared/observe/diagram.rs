@@ -405,7 +405,17 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
             if got.is_empty() {
                 // Dashed to the intended receiver's line, where the mark says why it did not
                 // get there: dropped by the fault plan (red ×) or never arrived (grey ?).
-                let (x2, y2) = (x1 + DX * 0.8, y(*to));
+                let mut x2 = x1 + DX * 0.8;
+                if *copies > 0 {
+                    // In flight when its receiver crashed: lost there, not before.
+                    let crash = h.ranks[*to]
+                        .iter()
+                        .position(|f| f.kind == EventKind::Crash && f.t_us >= e.t_us);
+                    if let Some(k) = crash {
+                        x2 = x2.max(x(col[*to][k]) + DX * 0.6);
+                    }
+                }
+                let y2 = y(*to);
                 let (mc, mark, why) = if *copies == 0 {
                     (RED, "×", "dropped")
                 } else {
@@ -615,7 +625,8 @@ mod tests {
     }
 
     /// Three ranks: rank 0 pings rank 1, drops a Ping to rank 2, crashes at 30, and restarts
-    /// at 60 to ping rank 1 again; rank 1's Pong to the crashed rank 0 never arrives.
+    /// at 60 to ping rank 1 again; rank 1's Pongs to rank 0, one in flight at its crash and one
+    /// sent to the crashed rank, never arrive.
     fn crash_and_restart_history() -> History {
         use crate::shared::observe::history::{Recorder, Sent};
         let mut a = Recorder::new(0, 3, true);
@@ -632,8 +643,9 @@ mod tests {
             "recv Ping from rank0".into()
         });
         let _ = a.send(sent(2, 1, 0, "Ping"), 20, || "send Ping to rank2".into());
+        let _ = b.send(sent(0, 0, 1, "Pong"), 22, || "send Pong to rank0".into());
         a.crash(30);
-        let _ = b.send(sent(0, 0, 1, "Pong"), 40, || "send Pong to rank0".into());
+        let _ = b.send(sent(0, 1, 1, "Pong"), 40, || "send Pong to rank0".into());
         a.restart(60, "restarted with 3 stored records from rank0.wal".into());
         let vc = a.send(sent(1, 2, 1, "Ping"), 70, || "send Ping to rank1".into());
         b.recv(0, 2, "Ping", vc.as_deref(), 75, || {
@@ -721,7 +733,7 @@ mod tests {
                 (to, n.text().unwrap().to_string(), num(n, "y"))
             })
             .collect();
-        assert_eq!(marks.len(), 2, "{marks:?}");
+        assert_eq!(marks.len(), 3, "{marks:?}");
         for (to, mark, y) in &marks {
             // The mark's baseline sits 5 px below the centre of its 15 px glyph.
             assert!(
@@ -730,7 +742,23 @@ mod tests {
             );
         }
         let kinds: Vec<(usize, &str)> = marks.iter().map(|m| (m.0, m.1.as_str())).collect();
-        assert_eq!(kinds, [(2, "×"), (0, "?")]);
+        assert_eq!(kinds, [(2, "×"), (0, "?"), (0, "?")]);
+        // The Pong in flight at the crash is lost at the crash, not before it.
+        let crash_x = doc
+            .descendants()
+            .filter(|n| has_class(*n, "lane") && n.attribute("data-rank") == Some("0"))
+            .map(|n| num(n, "x2"))
+            .next()
+            .unwrap();
+        let lost_x: Vec<f64> = doc
+            .descendants()
+            .filter(|n| has_class(*n, "lost") && n.attribute("data-to") == Some("0"))
+            .map(|n| num(n, "x"))
+            .collect();
+        assert!(
+            lost_x.iter().all(|x| *x > crash_x),
+            "{lost_x:?} vs crash at {crash_x}"
+        );
     }
 
     #[test]
