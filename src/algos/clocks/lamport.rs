@@ -483,6 +483,7 @@ mod tests {
             seq: 0,
             copies: 1,
             kind: "M",
+            refused: false,
         };
         let vc = a.send(m, 0, || "send".into());
         a.stamp(vec![5]);

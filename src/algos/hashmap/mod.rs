@@ -148,6 +148,9 @@ impl Kind for Msg {
             Msg::Raft(m) => m.kind(),
         }
     }
+    fn refused(&self) -> bool {
+        matches!(self, Msg::Raft(m) if m.refused())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

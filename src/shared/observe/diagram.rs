@@ -2,8 +2,9 @@
 //! horizontal line per rank, named with its role where the algorithm has roles
 //! ([`crate::shared::Algorithm::roles`]), time flowing to the right along an axis in
 //! milliseconds, each message an arrow coloured by its kind (a legend names the kinds; each
-//! kind has one colour in every run, [`crate::shared::Algorithm::KINDS`]), a message to itself
-//! an arc above the line, a red × on the intended receiver's line where the fault plan dropped
+//! kind has one colour in every run, [`crate::shared::Algorithm::KINDS`]; an open arrowhead
+//! for an answer that says no, [`crate::shared::Kind::refused`]), a message to itself an arc
+//! above the line, a red × on the intended receiver's line where the fault plan dropped
 //! a message, a grey ? there for one that never arrived, a red X where a rank crashed and a
 //! green ▶ where it restarted (both on the time axis too; the line is drawn again for each
 //! life), and the state changes the algorithm notes ([`crate::shared::Ctx::note`]: "leader",
@@ -206,11 +207,12 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
             ) + "\n"
         });
     }
-    let extras: [(&str, &str); 5] = [
+    let extras: [(&str, &str); 6] = [
         ("dropped", "×"),
         ("never arrived", "?"),
         ("crash", "X"),
         ("restart", "▶"),
+        ("says no", "▷"),
         ("state change", "◆"),
     ];
     for (what, mark) in extras {
@@ -219,6 +221,7 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
             "?" => GREY,
             "◆" => "#222",
             "▶" => GREEN,
+            "▷" => "#444",
             _ => RED,
         };
         item(&mut legend, w, &|lx, ly| {
@@ -252,6 +255,11 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
         let _ = write!(
             s,
             r##"<marker id="arrow{i}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>"##
+        );
+        // Open, for answers that say no.
+        let _ = write!(
+            s,
+            r##"<marker id="arrow{i}-no" viewBox="0 0 12 12" refX="10" refY="6" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M1,1 L11,6 L1,11 z" fill="white" stroke="{c}" stroke-width="1.5"/></marker>"##
         );
     }
     s.push_str("</defs>\n");
@@ -373,11 +381,18 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
                 seq,
                 copies,
                 kind,
+                refused,
             } = &e.kind
             else {
                 continue;
             };
             let (c, d) = (colour(kind), dash(kind));
+            let head = if *refused {
+                format!("{}-no", arrow(kind))
+            } else {
+                arrow(kind)
+            };
+            let said = if *refused { " (says no)" } else { "" };
             let (x1, y1) = (x(col[r][i]), y(r));
             let got = &receipts[r][*seq as usize];
             for j in got {
@@ -387,19 +402,21 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
                     // straight arrow along it would hide.
                     let _ = writeln!(
                         s,
-                        r##"<path d="M{x1:.0},{y1:.0} Q{:.0},{:.0} {x2:.0},{y2:.0}" fill="none" stroke="{c}"{d} stroke-width="1.5" marker-end="url(#{})" class="self"><title>{}</title></path>"##,
+                        r##"<path d="M{x1:.0},{y1:.0} Q{:.0},{:.0} {x2:.0},{y2:.0}" fill="none" stroke="{c}"{d} stroke-width="1.5" marker-end="url(#{})" class="self"><title>{}{}</title></path>"##,
                         (x1 + x2) / 2.0,
                         y1 - 28.0,
-                        arrow(kind),
-                        xml_escape(&e.label)
+                        head,
+                        xml_escape(&e.label),
+                        said
                     );
                     continue;
                 }
                 let _ = writeln!(
                     s,
-                    r##"<line x1="{x1:.0}" y1="{y1:.0}" x2="{x2:.0}" y2="{y2:.0}" stroke="{c}"{d} stroke-width="1.5" marker-end="url(#{})"><title>{}</title></line>"##,
-                    arrow(kind),
-                    xml_escape(&e.label)
+                    r##"<line x1="{x1:.0}" y1="{y1:.0}" x2="{x2:.0}" y2="{y2:.0}" stroke="{c}"{d} stroke-width="1.5" marker-end="url(#{})"><title>{}{}</title></line>"##,
+                    head,
+                    xml_escape(&e.label),
+                    said
                 );
             }
             if got.is_empty() {
@@ -637,6 +654,7 @@ mod tests {
             seq,
             copies,
             kind,
+            refused: false,
         };
         let vc = a.send(sent(1, 0, 1, "Ping"), 10, || "send Ping to rank1".into());
         b.recv(0, 0, "Ping", vc.as_deref(), 15, || {
@@ -785,6 +803,7 @@ mod tests {
                     seq: seq as u64,
                     copies: 1,
                     kind,
+                    refused: false,
                 };
                 let _ = a.send(sent, seq as u64, || format!("send {kind}"));
             }
@@ -885,6 +904,7 @@ mod tests {
             seq: 0,
             copies: 1,
             kind: "Prepare",
+            refused: false,
         };
         let vc = a.send(sent, 10, || "send Prepare to rank0".into());
         a.recv(0, 0, "Prepare", vc.as_deref(), 12, || {
@@ -915,6 +935,58 @@ mod tests {
             ys.iter().any(|y| *y < lane_y - 10.0),
             "{d} at lane {lane_y}"
         );
+    }
+
+    #[test]
+    fn an_answer_that_says_no_has_an_open_arrowhead() {
+        use crate::shared::observe::history::{Recorder, Sent};
+        let mut a = Recorder::new(0, 2, true);
+        let mut b = Recorder::new(1, 2, true);
+        for (seq, refused) in [(0, false), (1, true)] {
+            let sent = Sent {
+                to: 1,
+                seq,
+                copies: 1,
+                kind: "Vote",
+                refused,
+            };
+            let t = 10 * seq + 10;
+            let vc = a.send(sent, t, || format!("send Vote {refused} to rank1"));
+            b.recv(0, seq, "Vote", vc.as_deref(), t + 5, || "recv".into());
+        }
+        let h = History {
+            ranks: vec![a.into_events(), b.into_events()],
+        };
+        let look = Look {
+            kinds: &["Vote"],
+            roles: &[],
+        };
+        let text = svg(&h, "t", &look);
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        // The head of each delivered arrow, in send order: filled, then open.
+        let heads: Vec<(String, String)> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("line") && n.attribute("marker-end").is_some())
+            .filter(|n| !has_class(n.parent().unwrap(), "kind"))
+            .map(|n| {
+                let id = n.attribute("marker-end").unwrap();
+                let id = &id["url(#".len()..id.len() - 1];
+                let marker = doc
+                    .descendants()
+                    .find(|m| m.attribute("id") == Some(id))
+                    .unwrap();
+                let path = marker.first_element_child().unwrap();
+                let title = n.first_element_child().unwrap().text().unwrap();
+                (
+                    path.attribute("fill").unwrap().to_string(),
+                    title.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(heads.len(), 2, "{heads:?}");
+        assert_eq!(heads[0].0, PALETTE[0]);
+        assert_eq!(heads[1].0, "white");
+        assert!(heads[1].1.ends_with("(says no)"), "{heads:?}");
     }
 
     #[test]

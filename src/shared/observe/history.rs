@@ -16,12 +16,15 @@ use crate::shared::process::Rank;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     /// Message `seq` of this rank sent to `to`; `copies` left the sender (0 when the fault
-    /// plan dropped it, 2 when it was duplicated). `kind` is the message's kind.
+    /// plan dropped it, 2 when it was duplicated). `kind` is the message's kind; `refused`:
+    /// it is an answer that says no ([`crate::shared::Kind::refused`]).
     Send {
         to: Rank,
         seq: u64,
         copies: u8,
         kind: String,
+        #[serde(default)]
+        refused: bool,
     },
     /// Message `seq` of rank `from` received.
     Recv { from: Rank, seq: u64, kind: String },
@@ -78,6 +81,8 @@ pub struct Sent<'a> {
     /// How many copies the fault plan let through (0 dropped, 2 duplicated).
     pub copies: u8,
     pub kind: &'a str,
+    /// An answer that says no.
+    pub refused: bool,
 }
 
 /// Records one rank's events. Off (and free) unless a checker, trace or diagram needs it.
@@ -126,6 +131,7 @@ impl Recorder {
             seq,
             copies,
             kind,
+            refused,
         } = sent;
         let kind = kind.to_string();
         self.push(
@@ -134,6 +140,7 @@ impl Recorder {
                 seq,
                 copies,
                 kind,
+                refused,
             },
             t_us,
             label(),
@@ -264,6 +271,7 @@ pub(crate) mod tests {
             seq: 0,
             copies: 1,
             kind: "Ping",
+            refused: false,
         };
         let vc = a.send(ping, 10, || "send Ping".into());
         a.local(12, "think".into());
@@ -275,6 +283,7 @@ pub(crate) mod tests {
             seq: 0,
             copies: 0,
             kind: "Pong",
+            refused: false,
         };
         let _ = b.send(pong, 25, || "send Pong".into());
         History {

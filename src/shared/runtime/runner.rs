@@ -454,6 +454,7 @@ impl<P: Process> RankRunner<P> {
             seq,
             copies,
             kind: msg.kind(),
+            refused: msg.refused(),
         };
         let vc = self
             .rec
