@@ -29,6 +29,8 @@ const TOP: f64 = 96.0;
 /// Width of one character at the label font size (monospace, 10 px).
 const CHAR_W: f64 = 6.1;
 const NOTE_MAX: usize = 30;
+/// Lane names are written again every this many pixels along a wide diagram.
+const NAME_EVERY: f64 = 960.0;
 /// Colours of message kinds (red and grey are kept for drops, crashes and losses), the most
 /// distinct first: kinds the algorithm declares take them in its order ([`Look::kinds`]),
 /// others by their name ([`kind_colours`]), so a kind has the same colour in every run.
@@ -306,6 +308,20 @@ pub fn svg(history: &History, title: &str, look: &Look<'_>) -> String {
         }
         if let Some(x1) = from {
             s.push_str(&lane(r, x1, x(cols), y(r)));
+        }
+        // A wide run scrolls its names out of view: repeat them along the line.
+        let name = match look.roles.get(r).filter(|role| !role.is_empty()) {
+            Some(role) => format!("rank {r} {}", xml_escape(role)),
+            None => format!("rank {r}"),
+        };
+        let mut rx = left + NAME_EVERY;
+        while rx + 200.0 < x(cols) {
+            let _ = write!(
+                s,
+                r##"<text x="{rx:.0}" y="{:.0}" fill="#999" class="lane-name" data-rank="{r}">{name}</text>"##,
+                y(r) + 15.0
+            );
+            rx += NAME_EVERY;
         }
         s.push('\n');
     }
@@ -987,6 +1003,48 @@ mod tests {
         assert_eq!(heads[0].0, PALETTE[0]);
         assert_eq!(heads[1].0, "white");
         assert!(heads[1].1.ends_with("(says no)"), "{heads:?}");
+    }
+
+    #[test]
+    fn a_wide_diagram_repeats_the_lane_names_along_the_lines() {
+        use crate::shared::observe::history::Recorder;
+        let (mut a, mut b) = (Recorder::new(0, 2, true), Recorder::new(1, 2, true));
+        for i in 0..200 {
+            a.local(i * 10, "tick".into());
+            b.local(i * 10 + 5, "tock".into());
+        }
+        let h = History {
+            ranks: vec![a.into_events(), b.into_events()],
+        };
+        let roles = ["server".to_string(), "client".to_string()];
+        let look = Look {
+            kinds: &[],
+            roles: &roles,
+        };
+        let text = svg(&h, "t", &look);
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        let end = lanes(&doc).iter().map(|l| l.2).fold(0.0, f64::max);
+        assert!(end > 2.0 * NAME_EVERY, "wide enough to need it: {end}");
+        for (r, role) in roles.iter().enumerate() {
+            let xs: Vec<f64> = doc
+                .descendants()
+                .filter(|n| has_class(*n, "lane-name"))
+                .filter(|n| n.attribute("data-rank") == Some(&r.to_string()))
+                .inspect(|n| assert_eq!(n.text(), Some(format!("rank {r} {role}").as_str())))
+                .map(|n| num(n, "x"))
+                .collect();
+            // Never more than NAME_EVERY px (plus the margin) without a name in view.
+            assert!(!xs.is_empty(), "rank {r}");
+            let mut seen = vec![0.0];
+            seen.extend(&xs);
+            seen.push(end);
+            for w in seen.windows(2) {
+                assert!(
+                    w[1] - w[0] <= NAME_EVERY + 200.0,
+                    "rank {r}: {xs:?} to {end}"
+                );
+            }
+        }
     }
 
     #[test]
