@@ -497,6 +497,7 @@ pub struct Args {
 }
 
 impl Algorithm for FailureDetector {
+    const KINDS: &'static [&'static str] = &["Heartbeat", "Leave"];
     const NAME: &'static str = "failure-detector";
     const ABOUT: &'static str = "Heartbeat failure detector (eventually perfect with adaptive timeouts, or fixed): strong completeness and eventual strong accuracy checked; detection latency and false suspicions measured.";
     type Args = Args;

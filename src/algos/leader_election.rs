@@ -556,6 +556,7 @@ pub fn figures(args: &Args, run: &RunResult<Output>) -> Figures {
 pub struct LeaderElection;
 
 impl Algorithm for LeaderElection {
+    const KINDS: &'static [&'static str] = &["Heartbeat", "RequestVote", "Vote", "Leader"];
     const NAME: &'static str = "leader-election";
     const ABOUT: &'static str = "Leader election: omega (lowest unsuspected rank, from the failure detector) or ballot (randomized candidacies, unique ballots, majority votes). Checks one leader per ballot and one correct leader at the end; measures election time.";
     const LEADS: bool = true;

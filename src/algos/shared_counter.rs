@@ -602,6 +602,8 @@ fn conclude(
             summary,
             figures: serde_json::to_value(figures).ok(),
             view: |o| serde_json::to_value(o).unwrap_or_default(),
+            kinds: &[],
+            roles: Vec::new(),
         },
     )
 }

@@ -36,6 +36,16 @@ pub trait Algorithm {
     /// Whether some rank leads ([`Process::leads`]): faults aimed at the leader
     /// (`--crash leader@MS`, `--partition leader|rest@A..B`) are refused otherwise.
     const LEADS: bool = false;
+    /// The message kinds ([`Kind::kind`](super::process::Kind::kind)) in the order the
+    /// diagram gives them its colours, so each kind keeps one colour in every run; list
+    /// requests before their replies, the most frequent first.
+    const KINDS: &'static [&'static str] = &[];
+    /// Each rank's role ("server", "client"), written on its line in the diagram; empty
+    /// where every rank plays the same part.
+    fn roles(args: &Self::Args, np: usize) -> Vec<String> {
+        let _ = (args, np);
+        Vec::new()
+    }
     /// Whether this run compares times across ranks: [`Algorithm::NEEDS_CLOCKS`], or an option
     /// asks for it (e.g. a client history written for an outside checker).
     fn needs_clocks(args: &Self::Args) -> bool {

@@ -21,6 +21,11 @@ pub type Rank = usize;
 pub trait Kind {
     /// A short, stable name of the message kind (`"Prepare"`, `"Token"`...).
     fn kind(&self) -> &'static str;
+    /// An answer that says no (a vote not granted, an append rejected): the diagram draws it
+    /// with an open arrowhead, so granted and refused do not look the same.
+    fn refused(&self) -> bool {
+        false
+    }
 }
 
 /// What a handler asks its driver to do, in order.

@@ -429,6 +429,8 @@ fn conclude<A: Algorithm>(
             summary: A::summarize(args, run),
             figures: A::figures(args, run),
             view: A::output_view,
+            kinds: A::KINDS,
+            roles: A::roles(args, run.np),
         },
     );
     // The algorithm's own files (`--history`), opened with the others before the run.
@@ -452,6 +454,9 @@ pub struct Conclusion<'a, Args, O> {
     pub figures: Option<Value>,
     /// A rank's output as the report shows it.
     pub view: fn(&O) -> Value,
+    /// The message kinds in colour order, and each rank's role, for the diagram.
+    pub kinds: &'static [&'static str],
+    pub roles: Vec<String>,
 }
 
 /// Print the summary, the message counts (for binaries that exchange messages), the checks
@@ -469,6 +474,8 @@ pub fn finish<B: Binary, O: Serialize>(
         summary,
         figures,
         view,
+        kinds,
+        roles,
     } = c;
     let name = B::NAME;
     let m = run.metrics();
@@ -556,7 +563,11 @@ pub fn finish<B: Binary, O: Serialize>(
                 "{} np={} seed={} faults: {}",
                 name, run.np, run.seed, run.faults
             );
-            files.push(("diagram", diagram::svg(h, &title)));
+            let look = diagram::Look {
+                kinds,
+                roles: &roles,
+            };
+            files.push(("diagram", diagram::svg(h, &title, &look)));
         }
     }
     for (what, text) in files {

@@ -300,6 +300,7 @@ pub fn check_history(h: &History) -> Vec<Check> {
 }
 
 impl Algorithm for Lamport {
+    const KINDS: &'static [&'static str] = &["Request", "Reply", "Note"];
     const NAME: &'static str = "lamport";
     const ABOUT: &'static str = "Lamport logical clocks: the clock condition and the (clock, rank) total order, checked against the run's happens-before relation.";
     const NEEDS_HISTORY: bool = true;
@@ -482,6 +483,7 @@ mod tests {
             seq: 0,
             copies: 1,
             kind: "M",
+            refused: false,
         };
         let vc = a.send(m, 0, || "send".into());
         a.stamp(vec![5]);

@@ -317,6 +317,7 @@ pub fn check_history(h: &History) -> Vec<Check> {
 pub struct Vector;
 
 impl Algorithm for Vector {
+    const KINDS: &'static [&'static str] = &["Token", "Note"];
     const NAME: &'static str = "vector";
     const ABOUT: &'static str = "Vector clocks: vector order equals happens-before and concurrency is detected exactly, checked against the run's ground truth.";
     const NEEDS_HISTORY: bool = true;
@@ -490,6 +491,7 @@ mod tests {
             seq: 0,
             copies: 1,
             kind: "M",
+            refused: false,
         };
         let vc = a.send(m, 0, || "send".into());
         a.stamp(vec![1, 0, 0]);

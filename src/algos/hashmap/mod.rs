@@ -148,6 +148,9 @@ impl Kind for Msg {
             Msg::Raft(m) => m.kind(),
         }
     }
+    fn refused(&self) -> bool {
+        matches!(self, Msg::Raft(m) if m.refused())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -465,6 +468,33 @@ impl Process for Proc {
 pub struct DistributedHashmap;
 
 impl Algorithm for DistributedHashmap {
+    const KINDS: &'static [&'static str] = &[
+        "Query",
+        "QueryResp",
+        "Store",
+        "StoreAck",
+        "Digests",
+        "Entries",
+        "Finished",
+        "FinishedAck",
+        "Request",
+        "Reply",
+        "AppendEntries",
+        "AppendResp",
+        "Redirect",
+        "PreVote",
+        "PreVoteResp",
+        "RequestVote",
+        "Vote",
+        "InstallSnapshot",
+    ];
+
+    fn roles(args: &Args, np: usize) -> Vec<String> {
+        let servers = np.saturating_sub(args.clients as usize);
+        (0..np)
+            .map(|r| if r < servers { "server" } else { "client" }.to_string())
+            .collect()
+    }
     const NAME: &'static str = "distributed-hashmap";
     const ABOUT: &'static str = "A distributed hashmap: keys on a consistent-hashing ring, each replicated on --replicas servers and read and written through quorums (ABD: versions are Lamport timestamps, reads write back), retransmission, anti-entropy (--anti-entropy). Checks linearizability of every client's history per key, and completion wherever a key's group keeps a quorum.";
     const NEEDS_CLOCKS: bool = true;

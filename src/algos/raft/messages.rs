@@ -81,6 +81,13 @@ impl Kind for Peer {
             Peer::InstallSnapshot(_) => "InstallSnapshot",
         }
     }
+    fn refused(&self) -> bool {
+        match self {
+            Peer::Vote(m) => !m.granted,
+            Peer::AppendResp(m) => !m.ok,
+            _ => false,
+        }
+    }
 }
 
 /// A server's timers.
@@ -92,4 +99,22 @@ pub enum PeerTimer {
     Heartbeat,
     /// Leader: step down unless a majority answered since the last check.
     CheckQuorum,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vote_not_granted_says_no_and_a_granted_one_does_not() {
+        let vote = |granted| {
+            Peer::Vote(Vote {
+                term: 2,
+                granted,
+                pre: false,
+            })
+        };
+        assert!(vote(false).refused());
+        assert!(!vote(true).refused());
+    }
 }

@@ -249,6 +249,25 @@ pub type Output = RoleReport<Box<ServerReport>, RaftClientReport>;
 pub struct Raft;
 
 impl Algorithm for Raft {
+    const KINDS: &'static [&'static str] = &[
+        "AppendEntries",
+        "AppendResp",
+        "Request",
+        "Reply",
+        "PreVote",
+        "PreVoteResp",
+        "RequestVote",
+        "Vote",
+        "Redirect",
+        "InstallSnapshot",
+    ];
+
+    fn roles(args: &Args, np: usize) -> Vec<String> {
+        let servers = np.saturating_sub(args.service.clients as usize);
+        (0..np)
+            .map(|r| if r < servers { "server" } else { "client" }.to_string())
+            .collect()
+    }
     const NAME: &'static str = "raft";
     const ABOUT: &'static str = "Raft: elections with PreVote and CheckQuorum, pipelined and batched log replication, a replicated key-value map with client sessions, crash-recovery from stable storage (--restart), snapshots (--snapshot-every). Checks election safety, leader append-only, log matching, leader completeness, state machine safety, at-most-once, linearizable replies and termination.";
     const RECOVERS: bool = true;

@@ -122,6 +122,24 @@ pub type Output = RoleReport<ServerReport, ClientReport>;
 pub struct SequencePaxos;
 
 impl Algorithm for SequencePaxos {
+    const KINDS: &'static [&'static str] = &[
+        "Accept",
+        "Accepted",
+        "Request",
+        "Reply",
+        "Prepare",
+        "Promise",
+        "AcceptSync",
+        "Nack",
+        "Redirect",
+    ];
+
+    fn roles(args: &Args, np: usize) -> Vec<String> {
+        let servers = np.saturating_sub(args.service.clients as usize);
+        (0..np)
+            .map(|r| if r < servers { "server" } else { "client" }.to_string())
+            .collect()
+    }
     const NAME: &'static str = "sequence-paxos";
     const ABOUT: &'static str = "Sequence Paxos (OmniPaxos-style): a leader elected by ballots, log synchronization on election, pipelined and batched Accepts, client ranks with retries and deduplication. Checks the prefix property, validity, at-most-once, answers and termination.";
     const LEADS: bool = true;

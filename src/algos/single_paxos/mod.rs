@@ -298,6 +298,31 @@ impl Output {
 pub struct SinglePaxos;
 
 impl Algorithm for SinglePaxos {
+    const KINDS: &'static [&'static str] = &[
+        "Prepare", "Promise", "Accept", "Accepted", "Propose", "Decided", "Nack", "Query",
+    ];
+
+    fn roles(args: &Args, np: usize) -> Vec<String> {
+        if args.colocate {
+            return vec!["all four roles".to_string(); np];
+        }
+        let Ok(l) = Layout::new(args, np) else {
+            return Vec::new();
+        };
+        (0..np)
+            .map(|r| {
+                let of = l.roles_of(r);
+                let names = [
+                    (of.client, "client"),
+                    (of.proposer, "proposer"),
+                    (of.acceptor, "acceptor"),
+                    (of.learner, "learner"),
+                ];
+                let held: Vec<&str> = names.iter().filter(|n| n.0).map(|n| n.1).collect();
+                held.join("+")
+            })
+            .collect()
+    }
     const NAME: &'static str = "single-paxos";
     const ABOUT: &'static str = "Single-decree Paxos with client, proposer, acceptor and learner ranks: ballots (round, rank), value adoption in phase 1, majority quorums, retries with randomized backoff. Checks validity, uniform agreement, integrity and termination.";
     type Args = Args;

@@ -16,12 +16,15 @@ use crate::shared::process::Rank;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventKind {
     /// Message `seq` of this rank sent to `to`; `copies` left the sender (0 when the fault
-    /// plan dropped it, 2 when it was duplicated). `kind` is the message's kind.
+    /// plan dropped it, 2 when it was duplicated). `kind` is the message's kind; `refused`:
+    /// it is an answer that says no ([`crate::shared::Kind::refused`]).
     Send {
         to: Rank,
         seq: u64,
         copies: u8,
         kind: String,
+        #[serde(default)]
+        refused: bool,
     },
     /// Message `seq` of rank `from` received.
     Recv { from: Rank, seq: u64, kind: String },
@@ -32,6 +35,9 @@ pub enum EventKind {
     Note,
     /// The rank crashed (crash-stop).
     Crash,
+    /// The rank came back after a crash, rebuilt from its stable storage (`--restart`): a new
+    /// life of the rank begins here. The label says what it read back.
+    Restart,
 }
 
 /// One event of one rank.
@@ -75,6 +81,8 @@ pub struct Sent<'a> {
     /// How many copies the fault plan let through (0 dropped, 2 duplicated).
     pub copies: u8,
     pub kind: &'a str,
+    /// An answer that says no.
+    pub refused: bool,
 }
 
 /// Records one rank's events. Off (and free) unless a checker, trace or diagram needs it.
@@ -123,6 +131,7 @@ impl Recorder {
             seq,
             copies,
             kind,
+            refused,
         } = sent;
         let kind = kind.to_string();
         self.push(
@@ -131,6 +140,7 @@ impl Recorder {
                 seq,
                 copies,
                 kind,
+                refused,
             },
             t_us,
             label(),
@@ -170,6 +180,11 @@ impl Recorder {
     pub fn crash(&mut self, t_us: u64) {
         if self.on {
             self.push(EventKind::Crash, t_us, "crash".into());
+        }
+    }
+    pub fn restart(&mut self, t_us: u64, label: String) {
+        if self.on {
+            self.push(EventKind::Restart, t_us, label);
         }
     }
     pub fn stamp(&mut self, stamp: Vec<u64>) {
@@ -256,6 +271,7 @@ pub(crate) mod tests {
             seq: 0,
             copies: 1,
             kind: "Ping",
+            refused: false,
         };
         let vc = a.send(ping, 10, || "send Ping".into());
         a.local(12, "think".into());
@@ -267,6 +283,7 @@ pub(crate) mod tests {
             seq: 0,
             copies: 0,
             kind: "Pong",
+            refused: false,
         };
         let _ = b.send(pong, 25, || "send Pong".into());
         History {

@@ -86,17 +86,21 @@ pub struct RankRunner<P: Process> {
 
 const LABEL_MAX: usize = 96;
 
+/// "send Msg {..} to rankN": the message text is cut so the whole label fits in
+/// [`LABEL_MAX`] bytes, never the peer, which the diagram and ShiViz readers need.
 fn label_of<M: std::fmt::Debug>(verb: &str, dir: &str, peer: Rank, msg: &M) -> String {
-    let mut s = format!("{verb} {msg:?} {dir} rank{peer}");
-    if s.len() > LABEL_MAX {
-        let mut cut = LABEL_MAX;
-        while !s.is_char_boundary(cut) {
+    let mut text = format!("{msg:?}");
+    let suffix = format!(" {dir} rank{peer}");
+    let room = LABEL_MAX.saturating_sub(verb.len() + 1 + suffix.len() + '…'.len_utf8());
+    if verb.len() + 1 + text.len() + suffix.len() > LABEL_MAX {
+        let mut cut = room;
+        while !text.is_char_boundary(cut) {
             cut -= 1;
         }
-        s.truncate(cut);
-        s.push('…');
+        text.truncate(cut);
+        text.push('…');
     }
-    s
+    format!("{verb} {text}{suffix}")
 }
 
 impl<P: Process> RankRunner<P> {
@@ -225,7 +229,7 @@ impl<P: Process> RankRunner<P> {
                     self.done = false;
                     self.started = true;
                     self.timers.clear();
-                    self.rec.note(
+                    self.rec.restart(
                         now_us,
                         format!("restarted with {} stored records", loaded.records.len()),
                     );
@@ -450,6 +454,7 @@ impl<P: Process> RankRunner<P> {
             seq,
             copies,
             kind: msg.kind(),
+            refused: msg.refused(),
         };
         let vc = self
             .rec
@@ -608,6 +613,19 @@ mod tests {
     }
 
     #[test]
+    fn a_long_label_is_cut_in_the_message_and_keeps_its_peer() {
+        let long = "x".repeat(300);
+        let label = label_of("send", "to", 12, &long);
+        assert!(label.ends_with("… to rank12"), "{label}");
+        assert!(label.starts_with("send \"xxx"), "{label}");
+        assert!(label.len() <= LABEL_MAX, "{} bytes", label.len());
+        // Cut on a character boundary, and short ones are left whole.
+        let label = label_of("recv", "from", 3, &"é".repeat(80));
+        assert!(label.ends_with("… from rank3"), "{label}");
+        assert_eq!(label_of("recv", "from", 3, &1u8), "recv 1 from rank3");
+    }
+
+    #[test]
     fn a_restart_reads_its_records_back_through_the_checksummed_format() {
         let store = Probe::default();
         let (mut r, mut out) = started(&store);
@@ -621,6 +639,33 @@ mod tests {
         assert_eq!(r.take_alert(), None);
         let (res, _) = r.finish();
         assert_eq!((res.output, res.storage.fault), (1, None));
+    }
+
+    #[test]
+    fn a_restart_is_recorded_as_a_new_life_after_the_crash() {
+        use crate::shared::observe::history::EventKind;
+        let faults = FaultPlan {
+            restarts: vec![Crash { rank: 0, at_ms: 10 }],
+            ..FaultPlan::default()
+        };
+        let mut r = RankRunner::new(Keeper(0), 0, 2, 1, faults, true);
+        let mut out = Vec::new();
+        r.start(0, &mut out);
+        r.live(10_000, &mut out, rebuild);
+        let (_, events) = r.finish();
+        let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+        assert!(matches!(
+            kinds[..],
+            [
+                EventKind::Send { .. },
+                EventKind::Send { .. },
+                EventKind::Crash,
+                EventKind::Restart,
+                EventKind::Send { .. },
+                EventKind::Send { .. }
+            ]
+        ));
+        assert_eq!(events[3].label, "restarted with 1 stored records");
     }
 
     #[test]

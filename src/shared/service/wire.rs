@@ -55,6 +55,9 @@ impl<P: Kind, Op, Out> Kind for Msg<P, Op, Out> {
             Msg::Peer(p) => p.kind(),
         }
     }
+    fn refused(&self) -> bool {
+        matches!(self, Msg::Peer(p) if p.refused())
+    }
 }
 
 impl<P, Op, Out> From<P> for Msg<P, Op, Out> {
