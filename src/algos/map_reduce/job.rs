@@ -125,6 +125,9 @@ impl Outcome {
     /// Where it differs from `expected` (the sequential result), one sentence per difference,
     /// at most `max`.
     pub fn differences(&self, expected: &Outcome, max: usize) -> Vec<String> {
+        if self == expected {
+            return Vec::new();
+        }
         fn diff<K: Ord + Debug + Clone, V: PartialEq + Debug>(
             got: &[(K, V)],
             want: &[(K, V)],

@@ -507,7 +507,13 @@ impl Master {
 
     fn on_message(&mut self, from: Rank, msg: Msg, ctx: &mut C) {
         self.heard(from, ctx);
+        let bye = self.workers.get(&from).is_none_or(|i| i.bye);
         match msg {
+            // Once the result is in, a worker not yet gone is told to finish, whatever it says
+            // (it may have been cut off when Finish went out, and the master is done now).
+            _ if self.out.result.is_some() && !bye && !matches!(msg, Msg::Bye) => {
+                ctx.send(from, Msg::Finish)
+            }
             // A sign of life back, so that an idle worker does not give the master up.
             Msg::Alive if self.workers.contains_key(&from) => ctx.send(from, Msg::Alive),
             Msg::MapDone { task, attempt } => {
