@@ -75,6 +75,15 @@ fn collective_wordcount_at_several_np_gives_one_result() {
         if np > 1 {
             assert!(rep["shuffled_bytes"].as_u64().unwrap() > 0);
         }
+        // The key hash spreads the keys: no reducer gets less than half its share.
+        let lines = rep["result_lines"].as_u64().unwrap();
+        for r in ranks {
+            let keys = r["output"]["keys"].as_u64().unwrap();
+            assert!(
+                keys >= lines / (2 * np as u64),
+                "np {np}: {keys} of {lines} keys"
+            );
+        }
     }
     // The generated corpus, dumped, counted here from the definition.
     let dump = scratch("corpus.txt");

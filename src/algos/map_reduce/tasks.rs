@@ -1187,3 +1187,212 @@ pub fn summarize(args: &Args, run: &RunResult<Output>) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::shared::process::{effects_at, sends_of};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(line: &str) -> Args {
+        let argv = std::iter::once("t").chain(line.split_whitespace());
+        Cli::parse_from(argv).args
+    }
+
+    fn master(line: &str, np: usize) -> Master {
+        Master::new(Plan::of(&args(line), np), np)
+    }
+
+    fn at(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn the_master_hands_out_maps_then_reduces_with_their_places() {
+        // 4 maps (4 documents, one per split), 2 partitions, workers 1 and 2.
+        let mut m = master("--mode tasks --generate 8K --chunk 2K --reducers 2", 3);
+        let e = effects_at(&mut m, 0, 3, at(0), |m, c| m.schedule(c));
+        assert_eq!(
+            sends_of(&e),
+            [
+                (
+                    1,
+                    Msg::Map {
+                        task: 0,
+                        attempt: 1
+                    }
+                ),
+                (
+                    2,
+                    Msg::Map {
+                        task: 1,
+                        attempt: 1
+                    }
+                )
+            ]
+        );
+        let e = effects_at(&mut m, 0, 3, at(1), |m, c| {
+            m.on_message(
+                1,
+                Msg::MapDone {
+                    task: 0,
+                    attempt: 1,
+                },
+                c,
+            )
+        });
+        assert_eq!(
+            sends_of(&e),
+            [(
+                1,
+                Msg::Map {
+                    task: 2,
+                    attempt: 1
+                }
+            )]
+        );
+        for (w, t) in [(2, 1), (1, 2)] {
+            effects_at(&mut m, 0, 3, at(2), |m, c| {
+                m.on_message(
+                    w,
+                    Msg::MapDone {
+                        task: t,
+                        attempt: 1,
+                    },
+                    c,
+                )
+            });
+        }
+        let e = effects_at(&mut m, 0, 3, at(3), |m, c| {
+            m.on_message(
+                2,
+                Msg::MapDone {
+                    task: 3,
+                    attempt: 1,
+                },
+                c,
+            )
+        });
+        // Maps done (0, 2 on rank 1; 1, 3 on rank 2): both reduces go out with the places.
+        let places = vec![(0, 1, 1), (1, 2, 1), (2, 1, 1), (3, 2, 1)];
+        assert_eq!(
+            sends_of(&e),
+            [
+                (
+                    1,
+                    Msg::Reduce {
+                        part: 0,
+                        attempt: 1,
+                        sources: places.clone()
+                    }
+                ),
+                (
+                    2,
+                    Msg::Reduce {
+                        part: 1,
+                        attempt: 1,
+                        sources: places
+                    }
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dead_worker_loses_its_finished_maps_until_the_reduces_are_committed() {
+        let mut m = master(
+            "--mode tasks --generate 8K --chunk 2K --reducers 2 --suspect 100",
+            3,
+        );
+        effects_at(&mut m, 0, 3, at(0), |m, c| m.schedule(c));
+        for (w, t) in [(1, 0), (2, 1), (1, 2), (2, 3)] {
+            effects_at(&mut m, 0, 3, at(5), |m, c| {
+                m.on_message(
+                    w,
+                    Msg::MapDone {
+                        task: t,
+                        attempt: 1,
+                    },
+                    c,
+                )
+            });
+        }
+        // Rank 2 goes silent; rank 1 keeps talking. At 120 ms rank 2 is declared dead: its
+        // reduce and its finished maps 1 and 3 go back, and run again on rank 1 (whose reduce
+        // waits for them).
+        effects_at(&mut m, 0, 3, at(110), |m, c| m.on_message(1, Msg::Alive, c));
+        let e = effects_at(&mut m, 0, 3, at(120), |m, c| m.on_tick(c));
+        assert_eq!(m.out.declared_dead, [2]);
+        assert_eq!(m.out.maps_lost, 2);
+        let sends = sends_of(&e);
+        assert!(
+            sends.contains(&(
+                1,
+                Msg::Map {
+                    task: 1,
+                    attempt: 2
+                }
+            )),
+            "{sends:?}"
+        );
+        assert!(!sends.iter().any(|(to, _)| *to == 2), "{sends:?}");
+        // A late report of the dead worker's map is taken (it is alive again) once.
+        effects_at(&mut m, 0, 3, at(130), |m, c| {
+            m.on_message(
+                2,
+                Msg::MapDone {
+                    task: 3,
+                    attempt: 1,
+                },
+                c,
+            )
+        });
+        assert_eq!(m.out.revived, [2]);
+        assert_eq!(m.maps[3], Status::Done(2, 1));
+    }
+
+    #[test]
+    fn a_reducer_merges_each_map_output_once() {
+        let a = args("--mode tasks --generate 8K --chunk 2K --reducers 1");
+        let plan = Plan::of(&a, 3);
+        let mut w = Worker::new(plan.clone());
+        let sources = vec![(0, 2, 1), (1, 2, 1), (2, 2, 1), (3, 2, 1)];
+        let e = effects_at(&mut w, 1, 3, at(0), |w, c| {
+            w.on_reduce(0, 1, sources.clone(), c)
+        });
+        assert_eq!(sends_of(&e).len(), 4, "a fetch per map");
+        let bucket = |t: u32| {
+            let chunk = plan.src.read(plan.splits[t as usize]).unwrap();
+            job::map_chunk::<job::Wordcount>(&chunk, true, 1)
+                .0
+                .remove(0)
+        };
+        for t in [0, 1, 1, 2, 3, 3] {
+            // Duplicates (a resent fetch, a duplicated message) are merged once.
+            let data = bucket(t);
+            effects_at(&mut w, 1, 3, at(1), |w, c| {
+                w.on_message(
+                    2,
+                    Msg::Bucket {
+                        task: t,
+                        attempt: 1,
+                        part: 0,
+                        data,
+                    },
+                    c,
+                )
+            });
+        }
+        let Some(Msg::ReduceDone { used, .. }) = w.pending.values().next() else {
+            panic!("the reduce is done: {:?}", w.pending);
+        };
+        assert_eq!(used, &[(0, 1), (1, 1), (2, 1), (3, 1)]);
+    }
+}
