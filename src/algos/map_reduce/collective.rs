@@ -4,7 +4,8 @@
 //!
 //! Timing: the run's time is rank 0's clock from a barrier before the first read to a barrier
 //! after the result is at rank 0 (one clock for the whole run). The sequential computation is
-//! then timed on rank 0 alone, on the same input: `speedup` is their ratio, in one run.
+//! then timed on rank 0 alone, on the same input, while the other ranks wait in a barrier that
+//! sleeps (a spinning one would take a core from it): `speedup` is their ratio, in one run.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -239,6 +240,8 @@ pub fn under_mpi(world: &World, args: &Args, common: &CommonArgs, outputs: &mut 
     };
     let blob = postcard::to_allocvec(&log).expect("encodes");
     let Some(blobs) = world.gather_to_root(&blob) else {
+        // Rank 0 now runs the sequential baseline alone: wait without taking a core.
+        world.sleepy_barrier();
         return code::OK;
     };
     let logs: Vec<RankLog> = blobs
@@ -246,9 +249,10 @@ pub fn under_mpi(world: &World, args: &Args, common: &CommonArgs, outputs: &mut 
         .map(|b| postcard::from_bytes(b).expect("a rank's log decodes"))
         .collect();
     if let Some((Stop::Failed, _)) = stopped {
+        world.sleepy_barrier();
         return code::USAGE;
     }
-    conclude(
+    let code = conclude(
         args,
         common,
         outputs,
@@ -262,7 +266,9 @@ pub fn under_mpi(world: &World, args: &Args, common: &CommonArgs, outputs: &mut 
             stopped,
             out_file,
         },
-    )
+    );
+    world.sleepy_barrier();
+    code
 }
 
 struct Finished<'a> {

@@ -135,7 +135,8 @@ pub struct Args {
     #[arg(long, default_value_t = 20, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub resend: u64,
     /// Task mode: a worker silent this long is declared dead and its tasks run again (ms).
-    #[arg(long, default_value_t = 200, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    /// A worker is silent while it computes a task: this must exceed the longest task.
+    #[arg(long, default_value_t = 1000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub suspect: u64,
     /// Task mode: a worker that hears nothing from the master this long stops (ms).
     #[arg(long, default_value_t = 3000, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]

@@ -14,12 +14,13 @@
 //!   the master with the list of map outputs it merged. The master commits the first copy of
 //!   each partition and ignores later ones.
 //! - Workers send a heartbeat each `--resend` ms. A worker silent for `--suspect` ms is declared
-//!   dead (§3.3): its running tasks go back to idle, and so do its *finished* maps while a
+//!   dead (§3.3; a worker is silent while it computes, so `--suspect` must exceed a task): its running tasks go back to idle, and so do its *finished* maps while a
 //!   partition is uncommitted, their output having lived only on it; they run again elsewhere,
 //!   and reducers learn the new place from the resent assignment. A worker heard from again is
 //!   alive again (a partition, not a crash, had hidden it).
 //! - Backup tasks (§3.6): when no task of the phase is left to hand out and a worker is idle,
-//!   a task running for over 3 work times gets a second copy; the first to finish wins.
+//!   a task running for over 3 work times, and twice the mean of the phase's finished tasks,
+//!   gets a second copy; the first to finish wins.
 //! - When every partition is committed, the master assembles the result and tells every worker
 //!   to finish (resent until each says `Bye` or is declared dead). A worker that hears nothing
 //!   from the master for `--give-up` ms stops; a master left with no live worker for that long
@@ -243,6 +244,8 @@ pub struct Master {
     data: BTreeMap<u32, Vec<u8>>,
     out: MasterOut,
     no_worker_since: Option<Duration>,
+    /// Per phase: the total time its first finished copies took, and their number.
+    took: BTreeMap<Phase, (Duration, u32)>,
 }
 
 /// What the master reports.
@@ -339,6 +342,7 @@ impl Master {
             data: BTreeMap::new(),
             out: MasterOut::default(),
             no_worker_since: None,
+            took: BTreeMap::new(),
             plan,
         }
     }
@@ -428,10 +432,13 @@ impl Master {
     }
 
     /// Give idle worker `w` a backup copy of the longest-running single-copy task of `phase`,
-    /// if it has run for over 3 work times (and 2 resends, for the messages).
+    /// if it has run for over 3 modeled work times and 2 resends, and over twice the mean time
+    /// the finished tasks of the phase took (under MPI the real computation counts).
     fn backup(&mut self, w: Rank, phase: Phase, ctx: &mut C) {
         let now = ctx.now();
-        let after = self.plan.task * 3 + self.plan.resend * 2;
+        let (sum, n) = self.took.get(&phase).copied().unwrap_or_default();
+        let mean = if n > 0 { sum / n } else { Duration::ZERO };
+        let after = (self.plan.task * 3 + self.plan.resend * 2).max(mean * 2);
         let list = match phase {
             Phase::Map => &self.maps,
             Phase::Reduce => &self.parts,
@@ -477,19 +484,31 @@ impl Master {
         }
     }
 
-    /// A copy of `(phase, id, attempt)` finished on `w`: whether it is the first.
-    fn finished(&mut self, w: Rank, phase: Phase, id: u32, attempt: Attempt) -> bool {
+    /// A copy of `(phase, id, attempt)` finished on `w` at `now`: whether it is the first.
+    fn finished(
+        &mut self,
+        w: Rank,
+        phase: Phase,
+        id: u32,
+        attempt: Attempt,
+        now: Duration,
+    ) -> bool {
         if let Some(info) = self.workers.get_mut(&w) {
             info.busy.remove(&(phase, id, attempt));
         }
         let s = self.status(phase, id);
-        match s {
-            Status::Done(..) => false,
-            _ => {
-                *s = Status::Done(w, attempt);
-                true
-            }
+        let since = match s {
+            Status::Done(..) => return false,
+            Status::Running(c) => c.iter().find(|x| x.1 == attempt).map(|x| x.2),
+            Status::Idle => None,
+        };
+        *s = Status::Done(w, attempt);
+        if let Some(since) = since {
+            let t = self.took.entry(phase).or_default();
+            t.0 += now.saturating_sub(since);
+            t.1 += 1;
         }
+        true
     }
 
     fn heard(&mut self, w: Rank, ctx: &mut C) {
@@ -517,7 +536,7 @@ impl Master {
             // A sign of life back, so that an idle worker does not give the master up.
             Msg::Alive if self.workers.contains_key(&from) => ctx.send(from, Msg::Alive),
             Msg::MapDone { task, attempt } => {
-                let first = self.finished(from, Phase::Map, task, attempt);
+                let first = self.finished(from, Phase::Map, task, attempt, ctx.now());
                 self.out.late_copies += u32::from(!first);
             }
             Msg::ReduceDone {
@@ -526,7 +545,7 @@ impl Master {
                 used,
                 data,
             } => {
-                if self.finished(from, Phase::Reduce, part, attempt) {
+                if self.finished(from, Phase::Reduce, part, attempt, ctx.now()) {
                     self.out.commits.push(Commit {
                         part,
                         attempt,

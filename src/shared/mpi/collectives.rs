@@ -128,6 +128,22 @@ impl World {
         out
     }
 
+    /// A barrier that sleeps while it waits (`MPI_Ibarrier`, tested every millisecond): for
+    /// ranks that wait while one of them works alone, and must not take its core by polling
+    /// (a blocking barrier spins).
+    pub fn sleepy_barrier(&self) {
+        let mut req = self.comm().immediate_barrier();
+        loop {
+            match req.test() {
+                Ok(_) => return,
+                Err(r) => {
+                    req = r;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
     /// End every rank of the job with `code` (`MPI_Abort`): for a rank that cannot go on
     /// while the others wait in a collective.
     pub fn abort(&self, code: i32) -> ! {
