@@ -8,6 +8,7 @@ pub mod clocks;
 pub mod failure_detector;
 pub mod hashmap;
 pub mod leader_election;
+pub mod map_reduce;
 pub mod raft;
 pub mod sequence_paxos;
 pub mod shared_counter;

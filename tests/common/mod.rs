@@ -23,6 +23,7 @@ pub fn bin(name: &str) -> PathBuf {
         "sequence-paxos" => PathBuf::from(env!("CARGO_BIN_EXE_sequence-paxos")),
         "raft" => PathBuf::from(env!("CARGO_BIN_EXE_raft")),
         "distributed-hashmap" => PathBuf::from(env!("CARGO_BIN_EXE_distributed-hashmap")),
+        "map-reduce" => PathBuf::from(env!("CARGO_BIN_EXE_map-reduce")),
         other => panic!("unknown binary {other}"),
     }
 }
