@@ -9,6 +9,7 @@ use mpidist::algos::clocks::{lamport::Lamport, vector::Vector};
 use mpidist::algos::failure_detector::FailureDetector;
 use mpidist::algos::hashmap::DistributedHashmap;
 use mpidist::algos::leader_election::LeaderElection;
+use mpidist::algos::map_reduce::tasks::TaskMode;
 use mpidist::algos::raft::Raft;
 use mpidist::algos::sequence_paxos::SequencePaxos;
 use mpidist::algos::single_paxos::SinglePaxos;
@@ -106,6 +107,15 @@ fn every_binary_draws_declared_kinds_in_distinct_colours_and_names_roles() {
         );
         assert_eq!(map.len(), 5, "{map:?}");
     }
+    let tasks = drawn(
+        "map-reduce",
+        "--sim --np 3 --mode tasks --generate 20K --crash 2@5",
+        TaskMode::KINDS,
+    );
+    assert_eq!(
+        tasks,
+        roles(&[("0", "master"), ("1", "worker"), ("2", "worker")])
+    );
     let flat = [
         (
             "leader-election",

@@ -481,6 +481,7 @@ fn conclude(args: &Args, common: &CommonArgs, outputs: &mut Outputs, f: Finished
             clock: Default::default(),
             host: l.host.clone(),
             storage: Default::default(),
+            hit_as_leader: Vec::new(),
         })
         .collect();
     let ending = match stopped {
@@ -516,6 +517,8 @@ fn conclude(args: &Args, common: &CommonArgs, outputs: &mut Outputs, f: Finished
             summary,
             figures: serde_json::to_value(figures).ok(),
             view: |o| serde_json::to_value(o).unwrap_or_default(),
+            kinds: &[],
+            roles: Vec::new(),
         },
     );
     code.max(code_out)

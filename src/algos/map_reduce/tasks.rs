@@ -926,8 +926,26 @@ pub struct TaskMode;
 impl Algorithm for TaskMode {
     const NAME: &'static str = "map-reduce";
     const ABOUT: &'static str = "map-reduce in task mode";
+    const KINDS: &'static [&'static str] = &[
+        "Map",
+        "MapDone",
+        "Reduce",
+        "ReduceDone",
+        "Fetch",
+        "Bucket",
+        "Alive",
+        "Finish",
+        "Bye",
+    ];
     type Args = Args;
     type Proc = Node;
+
+    fn roles(args: &Args, np: usize) -> Vec<String> {
+        let _ = args;
+        (0..np)
+            .map(|r| if r == 0 { "master" } else { "worker" }.to_string())
+            .collect()
+    }
 
     fn validate(args: &Args, np: usize, faults: &FaultPlan) -> Result<(), String> {
         let _ = faults;
@@ -969,8 +987,12 @@ impl Algorithm for TaskMode {
         args.output.as_ref().map(|_| "--output")
     }
 
-    fn files(args: &Args, run: &RunResult<Output>) -> Vec<(PathBuf, String)> {
-        let (Some(path), Some(m)) = (&args.output, master(run)) else {
+    fn own_outputs(args: &Args) -> Vec<(&'static str, PathBuf)> {
+        args.output.iter().map(|p| ("output", p.clone())).collect()
+    }
+
+    fn files(args: &Args, run: &RunResult<Output>) -> Vec<(&'static str, String)> {
+        let (Some(_), Some(m)) = (&args.output, master(run)) else {
             return Vec::new();
         };
         let Some(result) = &m.result else {
@@ -978,7 +1000,7 @@ impl Algorithm for TaskMode {
         };
         let mut text = Vec::new();
         result.write(&mut text).expect("writes to memory");
-        vec![(path.clone(), String::from_utf8_lossy(&text).into_owned())]
+        vec![("output", String::from_utf8_lossy(&text).into_owned())]
     }
 
     fn output_view(output: &Output) -> serde_json::Value {
