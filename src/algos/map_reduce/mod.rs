@@ -199,6 +199,15 @@ impl Binary for MapReduce {
         })
     }
 
+    /// Task mode writes `--output` through the run's outputs, opened before the run;
+    /// collective mode opens and writes it itself (on rank 0, agreed by every rank).
+    fn own_outputs(args: &Args) -> Vec<(&'static str, std::path::PathBuf)> {
+        match args.mode {
+            Mode::Collectives => Vec::new(),
+            Mode::Tasks => <tasks::TaskMode as Binary>::own_outputs(args),
+        }
+    }
+
     fn in_process(
         args: &Args,
         common: &CommonArgs,
