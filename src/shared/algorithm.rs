@@ -52,15 +52,11 @@ pub trait Algorithm {
         let _ = args;
         Self::NEEDS_CLOCKS
     }
-    /// The binary's own option that asks for [`Algorithm::files`], if given: a sweep
-    /// (`--seeds`) refuses it, the files being one run's.
-    fn one_run_option(args: &Self::Args) -> Option<&'static str> {
-        let _ = args;
-        None
-    }
     /// Files the binary's own options ask for beyond the report, trace and diagram, as
-    /// (what, path): opened before the run with the others (a path that cannot be written is
-    /// refused at once), written by rank 0 (or the simulator) after the checks of one run.
+    /// (what, path), `what` naming the option (`history` for `--history`): opened before the
+    /// run with the others (a path that cannot be written is refused at once), written by
+    /// rank 0 (or the simulator) after the checks of one run; a sweep (`--seeds`) refuses
+    /// them, the files being one run's.
     fn own_outputs(args: &Self::Args) -> Vec<(&'static str, PathBuf)> {
         let _ = args;
         Vec::new()

@@ -230,9 +230,9 @@ impl<A: Algorithm> Binary for A {
         if !A::LEADS {
             refuse_leader_faults(A::NAME, &faults)?;
         }
-        if let (Some(_), Some(flag)) = (&common.seeds, A::one_run_option(args)) {
+        if let (Some(_), Some((what, _))) = (&common.seeds, A::own_outputs(args).first()) {
             return Err(format!(
-                "{flag} writes the files of one run: give --seed S instead of --seeds"
+                "--{what} writes the files of one run: give --seed S instead of --seeds"
             ));
         }
         A::validate(args, np, &faults)

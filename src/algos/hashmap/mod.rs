@@ -490,10 +490,7 @@ impl Algorithm for DistributedHashmap {
     ];
 
     fn roles(args: &Args, np: usize) -> Vec<String> {
-        let servers = np.saturating_sub(args.clients as usize);
-        (0..np)
-            .map(|r| if r < servers { "server" } else { "client" }.to_string())
-            .collect()
+        crate::shared::service::options::server_client_roles(np, args.clients as usize)
     }
     const NAME: &'static str = "distributed-hashmap";
     const ABOUT: &'static str = "A distributed hashmap: keys on a consistent-hashing ring, each replicated on --replicas servers and read and written through quorums (ABD: versions are Lamport timestamps, reads write back), retransmission, anti-entropy (--anti-entropy). Checks linearizability of every client's history per key, and completion wherever a key's group keeps a quorum.";
@@ -599,10 +596,6 @@ impl Algorithm for DistributedHashmap {
 
     fn check(args: &Args, run: &RunResult<Output>) -> Vec<Check> {
         check::checks(args, run)
-    }
-
-    fn one_run_option(args: &Args) -> Option<&'static str> {
-        args.history.as_ref().map(|_| "--history")
     }
 
     fn own_outputs(args: &Args) -> Vec<(&'static str, PathBuf)> {

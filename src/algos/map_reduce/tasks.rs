@@ -983,10 +983,6 @@ impl Algorithm for TaskMode {
         summarize(args, run)
     }
 
-    fn one_run_option(args: &Args) -> Option<&'static str> {
-        args.output.as_ref().map(|_| "--output")
-    }
-
     fn own_outputs(args: &Args) -> Vec<(&'static str, PathBuf)> {
         args.output.iter().map(|p| ("output", p.clone())).collect()
     }

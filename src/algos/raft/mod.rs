@@ -263,10 +263,7 @@ impl Algorithm for Raft {
     ];
 
     fn roles(args: &Args, np: usize) -> Vec<String> {
-        let servers = np.saturating_sub(args.service.clients as usize);
-        (0..np)
-            .map(|r| if r < servers { "server" } else { "client" }.to_string())
-            .collect()
+        crate::shared::service::options::server_client_roles(np, args.service.clients as usize)
     }
     const NAME: &'static str = "raft";
     const ABOUT: &'static str = "Raft: elections with PreVote and CheckQuorum, pipelined and batched log replication, a replicated key-value map with client sessions, crash-recovery from stable storage (--restart), snapshots (--snapshot-every). Checks election safety, leader append-only, log matching, leader completeness, state machine safety, at-most-once, linearizable replies and termination.";
@@ -326,10 +323,6 @@ impl Algorithm for Raft {
     /// A history for outside checkers compares times across ranks.
     fn needs_clocks(args: &Args) -> bool {
         args.history.is_some()
-    }
-
-    fn one_run_option(args: &Args) -> Option<&'static str> {
-        args.history.as_ref().map(|_| "--history")
     }
 
     fn own_outputs(args: &Args) -> Vec<(&'static str, PathBuf)> {

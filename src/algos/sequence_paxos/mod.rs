@@ -135,10 +135,7 @@ impl Algorithm for SequencePaxos {
     ];
 
     fn roles(args: &Args, np: usize) -> Vec<String> {
-        let servers = np.saturating_sub(args.service.clients as usize);
-        (0..np)
-            .map(|r| if r < servers { "server" } else { "client" }.to_string())
-            .collect()
+        crate::shared::service::options::server_client_roles(np, args.service.clients as usize)
     }
     const NAME: &'static str = "sequence-paxos";
     const ABOUT: &'static str = "Sequence Paxos (OmniPaxos-style): a leader elected by ballots, log synchronization on election, pipelined and batched Accepts, client ranks with retries and deduplication. Checks the prefix property, validity, at-most-once, answers and termination.";

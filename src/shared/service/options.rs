@@ -7,6 +7,15 @@ use serde::Serialize;
 
 use crate::shared::quorum::majority;
 
+/// Each rank's role when the last `clients` of `np` ranks are clients and the others servers
+/// (for the diagram's lanes).
+pub fn server_client_roles(np: usize, clients: usize) -> Vec<String> {
+    let servers = np.saturating_sub(clients);
+    (0..np)
+        .map(|r| if r < servers { "server" } else { "client" }.to_string())
+        .collect()
+}
+
 /// Options of every binary with servers and client ranks (flattened into its clap options).
 #[derive(clap::Args, Debug, Clone, Serialize)]
 pub struct ServiceArgs {
