@@ -115,6 +115,57 @@ fn collective_root_read_and_no_combiner() {
 }
 
 #[test]
+fn collective_two_level_reduction_sends_less_across_groups() {
+    let out = |n: &str| scratch(&format!("two-level-{n}.txt"));
+    let rows = [
+        (
+            4,
+            format!("{CORPUS} --group-size 2 --output {}", out("one").display()),
+        ),
+        (
+            4,
+            format!(
+                "{CORPUS} --group-size 2 --two-level --output {}",
+                out("two").display()
+            ),
+        ),
+        (
+            5,
+            format!(
+                "{CORPUS} --group-size 2 --two-level --job index --output {}",
+                out("index").display()
+            ),
+        ),
+        (
+            5,
+            format!(
+                "{CORPUS} --job index --output {}",
+                out("index-one").display()
+            ),
+        ),
+    ];
+    let jobs = mpirun_matrix("map-reduce", &rows);
+    assert_eq!(read(&out("one")), read(&out("two")));
+    assert_eq!(read(&out("index")), read(&out("index-one")));
+    let (one, two) = (&jobs[0].report, &jobs[1].report);
+    assert_eq!(one["groups"], 2);
+    assert_eq!(two["groups"], 2);
+    assert_eq!(
+        jobs[2].report["groups"], 3,
+        "5 ranks in groups of 2: 2, 2, 1"
+    );
+    assert_eq!(one["local_shuffled_bytes"], 0);
+    assert!(two["local_shuffled_bytes"].as_u64().unwrap() > 0);
+    let cross = |r: &serde_json::Value| r["cross_group_bytes"].as_u64().unwrap();
+    assert!(
+        cross(two) < cross(one),
+        "the host-wide combiner sends each key across once: {} two-level, {} one level",
+        cross(two),
+        cross(one)
+    );
+}
+
+#[test]
 fn files_and_folders_with_unicode_and_invalid_utf8() {
     let dir = scratch("texts");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
@@ -171,6 +222,14 @@ fn collective_mode_refuses_what_it_cannot_do() {
     }
     for (flags, needle) in [
         ("--generate 1K --crash 1@5", "cannot lose a rank"),
+        (
+            "--mode tasks --sim --np 3 --generate 1K --two-level",
+            "--two-level is an option of --mode collectives",
+        ),
+        (
+            "--generate 1K --reducers 3",
+            "--reducers is an option of --mode tasks",
+        ),
         ("--generate 1K --drop 0.1", "cannot lose a rank"),
         (
             "--generate 1K --output /nonexistent/dir/out.txt",

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::input::{Chunk, Source, Split};
-use super::job::{self, Exchange, Outcome, Stats, Stop};
+use super::job::{self, Exchange, Layout, Outcome, Shuffle, Stats, Stop};
 use super::{Args, MapReduce, Read};
 use crate::shared::cli::CommonArgs;
 use crate::shared::interrupt::{self, Signal};
-use crate::shared::mpi::World;
+use crate::shared::mpi::{Group, World};
 use crate::shared::observe::outputs::Outputs;
 use crate::shared::observe::report::{Ending, Metrics, RankResult, RunResult};
 use crate::shared::run::{self, code, Conclusion};
@@ -27,7 +27,16 @@ use crate::with_job;
 /// The world's collectives as the pipeline's [`Exchange`].
 struct Mpi<'a>(&'a World);
 
-impl Exchange for Mpi<'_> {
+/// A blob too large for one collective: every rank is in it, so no one can be told but by
+/// an abort.
+fn or_abort(world: &World, r: Result<Vec<Vec<u8>>, String>) -> Vec<Vec<u8>> {
+    r.unwrap_or_else(|e| {
+        crate::shared::run::usage_error(&e);
+        world.abort(i32::from(code::USAGE))
+    })
+}
+
+impl Shuffle for Mpi<'_> {
     fn rank(&self) -> usize {
         self.0.rank()
     }
@@ -35,15 +44,26 @@ impl Exchange for Mpi<'_> {
         self.0.size()
     }
     fn all_to_all(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>> {
-        match self.0.all_to_all_bytes(send) {
-            Ok(v) => v,
-            Err(e) => {
-                // Every rank is in this collective: no one can be told but by an abort.
-                crate::shared::run::usage_error(&e);
-                self.0.abort(i32::from(code::USAGE))
-            }
-        }
+        or_abort(self.0, self.0.all_to_all_bytes(send))
     }
+}
+
+/// A group's (one host's) collectives, for the two-level reduction's first shuffle.
+struct Local<'a>(&'a World, Group);
+
+impl Shuffle for Local<'_> {
+    fn rank(&self) -> usize {
+        self.1.rank()
+    }
+    fn np(&self) -> usize {
+        self.1.size()
+    }
+    fn all_to_all(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        or_abort(self.0, self.1.all_to_all_bytes(send))
+    }
+}
+
+impl Exchange for Mpi<'_> {
     fn gather(&self, mine: &[u8]) -> Option<Vec<Vec<u8>>> {
         self.0.gather_to_root(mine)
     }
@@ -72,6 +92,27 @@ pub fn validate(_args: &Args, common: &CommonArgs, np: usize) -> Result<(), Stri
         return Err("collective mode exchanges no point-to-point messages, so there is no trace or diagram to draw (task mode has them)".into());
     }
     Ok(())
+}
+
+/// Every rank's group: `group_size` consecutive ranks, or its host's index among the hosts
+/// in order of their first rank.
+fn groups(hosts: &[Vec<u8>], group_size: Option<u32>) -> Vec<usize> {
+    match group_size {
+        Some(k) => (0..hosts.len()).map(|r| r / k as usize).collect(),
+        None => {
+            let mut seen: Vec<&[u8]> = Vec::new();
+            hosts
+                .iter()
+                .map(|h| match seen.iter().position(|s| s == h) {
+                    Some(i) => i,
+                    None => {
+                        seen.push(h);
+                        seen.len() - 1
+                    }
+                })
+                .collect()
+        }
+    }
 }
 
 /// What one rank did, gathered at rank 0.
@@ -175,6 +216,16 @@ pub fn under_mpi(world: &World, args: &Args, common: &CommonArgs, outputs: &mut 
     if world.agree_on_exit_code(opened) != code::OK {
         return code::USAGE;
     }
+    // The groups: hosts by name (in order of their first rank), or --group-size ranks each.
+    let names = or_abort(world, world.all_gather_bytes(world.host_name().as_bytes()));
+    let group_of = groups(&names, args.group_size);
+    let local = args
+        .two_level
+        .then(|| Local(world, world.split_groups(group_of[rank] as u32)));
+    let layout = Layout {
+        group_of: &group_of,
+        local: local.as_ref().map(|l| l as &dyn Shuffle),
+    };
     let splits = src.splits(args.chunk);
     let rounds = splits.len().div_ceil(np);
     let total = src.bytes();
@@ -191,6 +242,7 @@ pub fn under_mpi(world: &World, args: &Args, common: &CommonArgs, outputs: &mut 
     let mut mapped = 0u64;
     let result = with_job!(args.job, J => job::pipeline::<J, _>(
         &Mpi(world),
+        &layout,
         rounds,
         combine,
         top_k,
@@ -265,6 +317,7 @@ pub fn under_mpi(world: &World, args: &Args, common: &CommonArgs, outputs: &mut 
             rounds,
             stopped,
             out_file,
+            group_of: &group_of,
         },
     );
     world.sleepy_barrier();
@@ -280,6 +333,7 @@ struct Finished<'a> {
     rounds: usize,
     stopped: Option<(Stop, usize)>,
     out_file: Option<std::fs::File>,
+    group_of: &'a [usize],
 }
 
 /// The figures of a run, for the report (merged at its top level) and the summary.
@@ -301,6 +355,15 @@ pub struct Figures {
     pub shuffled_self_bytes: u64,
     /// (shuffled + kept) / input bytes.
     pub shuffle_per_input_byte: f64,
+    /// The groups the ranks were counted in: "hosts" or "K ranks" (--group-size).
+    pub grouped_by: String,
+    pub groups: usize,
+    /// Of `shuffled_bytes`, those sent to a rank of another group (across hosts).
+    pub cross_group_bytes: u64,
+    pub cross_group_per_input_byte: f64,
+    /// Two-level: bytes shuffled among the ranks of a group before the world's shuffle.
+    pub two_level: bool,
+    pub local_shuffled_bytes: u64,
     pub result_lines: usize,
     pub invalid_utf8: u64,
 }
@@ -315,6 +378,7 @@ fn conclude(args: &Args, common: &CommonArgs, outputs: &mut Outputs, f: Finished
         rounds,
         stopped,
         out_file,
+        group_of,
     } = f;
     let sum = |g: fn(&Stats) -> u64| logs.iter().map(|l| g(&l.stats)).sum::<u64>();
     let input_bytes = sum(|s| s.input_bytes);
@@ -396,6 +460,14 @@ fn conclude(args: &Args, common: &CommonArgs, outputs: &mut Outputs, f: Finished
         shuffled_bytes: shuffled,
         shuffled_self_bytes: kept,
         shuffle_per_input_byte: (shuffled + kept) as f64 / input_bytes.max(1) as f64,
+        grouped_by: args
+            .group_size
+            .map_or("hosts".into(), |k| format!("{k} ranks")),
+        groups: group_of.iter().max().map_or(0, |g| g + 1),
+        cross_group_bytes: sum(|s| s.shuffled_cross),
+        cross_group_per_input_byte: sum(|s| s.shuffled_cross) as f64 / input_bytes.max(1) as f64,
+        two_level: args.two_level,
+        local_shuffled_bytes: sum(|s| s.local_out),
         result_lines: outcome.as_ref().map_or(0, Outcome::len),
         invalid_utf8: sum(|s| s.invalid_utf8),
     };
@@ -442,6 +514,23 @@ fn conclude(args: &Args, common: &CommonArgs, outputs: &mut Outputs, f: Finished
             "combiner on"
         } else {
             "combiner off"
+        }
+    ));
+    summary.push(format!(
+        "{}: {:.3} bytes per input byte shuffled across groups{}",
+        match (args.group_size, figures.groups) {
+            (Some(k), g) => format!("{g} groups of {k} consecutive ranks (--group-size)"),
+            (None, 1) => "one host".into(),
+            (None, g) => format!("{g} hosts"),
+        },
+        figures.cross_group_per_input_byte,
+        if args.two_level {
+            format!(
+                "; two-level: {:.3} per input byte shuffled within groups first",
+                figures.local_shuffled_bytes as f64 / input_bytes.max(1) as f64
+            )
+        } else {
+            String::new()
         }
     ));
     if let Some(o) = &outcome {

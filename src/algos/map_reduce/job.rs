@@ -32,12 +32,16 @@ pub enum JobKind {
     Tfidf,
 }
 
-/// How ranks exchange data: all-to-all, gather at rank 0, a sum.
-pub trait Exchange {
+/// A shuffle among some ranks: the world's, or a group's (one host's).
+pub trait Shuffle {
     fn rank(&self) -> usize;
     fn np(&self) -> usize;
     /// `send[i]` goes to rank `i`; returns what every rank sent here, in rank order.
     fn all_to_all(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>>;
+}
+
+/// How the ranks of a run exchange data: the world's all-to-all, gather at rank 0, a sum.
+pub trait Exchange: Shuffle {
     /// Every rank's `mine`, in rank order, at rank 0 (`None` elsewhere).
     fn gather(&self, mine: &[u8]) -> Option<Vec<Vec<u8>>>;
     /// The sum of every rank's `v`, at every rank.
@@ -49,7 +53,7 @@ pub trait Exchange {
 /// One process doing every rank's part: the sequential computation.
 pub struct Solo;
 
-impl Exchange for Solo {
+impl Shuffle for Solo {
     fn rank(&self) -> usize {
         0
     }
@@ -59,6 +63,9 @@ impl Exchange for Solo {
     fn all_to_all(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>> {
         send.to_vec()
     }
+}
+
+impl Exchange for Solo {
     fn gather(&self, mine: &[u8]) -> Option<Vec<Vec<u8>>> {
         Some(vec![mine.to_vec()])
     }
@@ -386,12 +393,7 @@ pub fn map_chunk<J: Job>(chunk: &Chunk, combine: bool, parts: usize) -> (Vec<Vec
                 }
             });
         }
-        let mut buckets: Vec<Vec<(&String, &J::V)>> = vec![Vec::new(); parts];
-        for (w, v) in &table {
-            buckets[part_of(w, parts)].push((w, v));
-        }
-        let pairs = table.len() as u64;
-        (encode_buckets(&buckets), pairs)
+        (bucket_table::<J>(&table, parts), table.len() as u64)
     } else {
         let mut buckets: Vec<Vec<(String, J::V)>> = vec![Vec::new(); parts];
         let mut pairs = 0;
@@ -403,6 +405,15 @@ pub fn map_chunk<J: Job>(chunk: &Chunk, combine: bool, parts: usize) -> (Vec<Vec
         }
         (encode_buckets(&buckets), pairs)
     }
+}
+
+/// A table cut into `parts` buckets by key hash, each encoded.
+fn bucket_table<J: Job>(table: &Table<J::V>, parts: usize) -> Vec<Vec<u8>> {
+    let mut buckets: Vec<Vec<(&String, &J::V)>> = vec![Vec::new(); parts];
+    for (w, v) in table {
+        buckets[part_of(w, parts)].push((w, v));
+    }
+    encode_buckets(&buckets)
 }
 
 fn encode_buckets<T: Serialize>(buckets: &[Vec<T>]) -> Vec<Vec<u8>> {
@@ -442,6 +453,10 @@ pub struct Stats {
     pub shuffled_out: u64,
     /// Shuffle bytes kept (sent to itself).
     pub shuffled_self: u64,
+    /// Of `shuffled_out`, the bytes sent to a rank of another group (another host).
+    pub shuffled_cross: u64,
+    /// Two-level: bytes sent to the other ranks of this rank's group in the first shuffle.
+    pub local_out: u64,
     /// Keys this rank reduced.
     pub keys: u64,
 }
@@ -467,14 +482,38 @@ pub struct Stopped {
     pub stats: Stats,
 }
 
+/// Where the ranks are: every world rank's group (its host, or an emulated one), and, for the
+/// two-level reduction, this rank's group's own shuffle.
+pub struct Layout<'a> {
+    /// `group_of[r]`: world rank r's group. Bytes shuffled between groups are counted apart.
+    pub group_of: &'a [usize],
+    /// Two-level: each round's map output is first shuffled and merged inside the group, so
+    /// that a key leaves a host once per round, not once per rank.
+    pub local: Option<&'a dyn Shuffle>,
+}
+
+impl Layout<'_> {
+    /// One group, one level: the sequential computation's.
+    pub const SOLO: Layout<'static> = Layout {
+        group_of: &[0],
+        local: None,
+    };
+}
+
 /// The pipeline at one rank: `rounds` rounds, each mapping the chunk `next_chunk` gives (none
 /// when this rank has no split left) and shuffling it with one all-to-all, reducing as it
 /// arrives; then the job's finish. Before each shuffle the ranks agree (a maximum) on whether
 /// to go on: `poll` says whether this rank is past its deadline or signalled, and a read error
 /// stops everyone, so that no rank waits in a collective the others left. `Solo` with one
 /// round per split is the sequential computation.
+///
+/// Two levels (`layout.local`, the book's "secondary reduction on a subset of nodes"): the map
+/// output is cut by key hash among the group's ranks and shuffled inside the group first;
+/// each rank merges what it got (a group-wide combiner), then cuts that by key hash among all
+/// the ranks for the world's shuffle. The owner of a key is the same either way.
 pub fn pipeline<J: Job, E: Exchange>(
     ex: &E,
+    layout: &Layout,
     rounds: usize,
     combine: bool,
     top_k: usize,
@@ -508,22 +547,41 @@ pub fn pipeline<J: Job, E: Exchange>(
                 stats,
             });
         }
-        let buckets = match chunk {
+        // The first cut: among the group's ranks (two levels) or all of them.
+        let parts = layout.local.map_or(np, |l| l.np());
+        let mut buckets = match chunk {
             Some(chunk) => {
                 stats.chunks += 1;
                 stats.input_bytes += chunk.bytes;
                 stats.invalid_utf8 += chunk.invalid;
-                let (b, pairs) = map_chunk::<J>(&chunk, combine, np);
+                let (b, pairs) = map_chunk::<J>(&chunk, combine, parts);
                 stats.pairs += pairs;
                 b
             }
-            None => encode_buckets::<(String, J::V)>(&vec![Vec::new(); np]),
+            None => encode_buckets::<(String, J::V)>(&vec![Vec::new(); parts]),
         };
+        if let Some(local) = layout.local {
+            let mine = local.rank();
+            stats.local_out += (buckets.iter().enumerate())
+                .filter(|(to, _)| *to != mine)
+                .map(|(_, b)| b.len() as u64)
+                .sum::<u64>();
+            let got = local.all_to_all(&buckets);
+            drop(buckets);
+            let mut merged: Table<J::V> = Table::default();
+            for b in got {
+                reduce_into::<J>(&mut merged, &b).expect("a bucket of this job decodes");
+            }
+            buckets = bucket_table::<J>(&merged, np);
+        }
         for (to, b) in buckets.iter().enumerate() {
             if to == me {
                 stats.shuffled_self += b.len() as u64;
             } else {
                 stats.shuffled_out += b.len() as u64;
+                if layout.group_of.get(to) != layout.group_of.get(me) {
+                    stats.shuffled_cross += b.len() as u64;
+                }
             }
         }
         let got = ex.all_to_all(&buckets);
@@ -545,6 +603,7 @@ pub fn sequential<J: Job>(
 ) -> Result<(Outcome, Stats), String> {
     let r = pipeline::<J, _>(
         &Solo,
+        &Layout::SOLO,
         splits,
         combine,
         top_k,
@@ -666,5 +725,194 @@ mod tests {
         let d = a.differences(&b, 10);
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(a.differences(&a, 10).is_empty());
+    }
+}
+
+/// The collective pipeline on threads, one per rank, against the sequential computation: one
+/// and two levels, groups of several sizes, every job.
+#[cfg(test)]
+mod threaded {
+    use std::sync::{Barrier, Mutex};
+
+    use super::super::input::Source;
+    use super::*;
+
+    /// A blackboard for `n` threads: each puts one blob per peer, all wait, each takes the
+    /// blobs addressed to it, all wait again (so the next round cannot overwrite).
+    struct Board {
+        barrier: Barrier,
+        slots: Mutex<Vec<Vec<Vec<u8>>>>,
+    }
+
+    impl Board {
+        fn new(n: usize) -> Board {
+            Board {
+                barrier: Barrier::new(n),
+                slots: Mutex::new(vec![Vec::new(); n]),
+            }
+        }
+        fn exchange(&self, me: usize, send: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+            self.slots.lock().unwrap()[me] = send;
+            self.barrier.wait();
+            let got = (self.slots.lock().unwrap().iter())
+                .map(|s| s[me].clone())
+                .collect();
+            self.barrier.wait();
+            got
+        }
+    }
+
+    struct Rank<'a> {
+        me: usize,
+        board: &'a Board,
+        n: usize,
+    }
+
+    impl Shuffle for Rank<'_> {
+        fn rank(&self) -> usize {
+            self.me
+        }
+        fn np(&self) -> usize {
+            self.n
+        }
+        fn all_to_all(&self, send: &[Vec<u8>]) -> Vec<Vec<u8>> {
+            self.board.exchange(self.me, send.to_vec())
+        }
+    }
+
+    impl Exchange for Rank<'_> {
+        fn gather(&self, mine: &[u8]) -> Option<Vec<Vec<u8>>> {
+            let got = self.board.exchange(self.me, vec![mine.to_vec(); self.n]);
+            (self.me == 0).then_some(got)
+        }
+        fn sum(&self, v: u64) -> u64 {
+            let got = self
+                .board
+                .exchange(self.me, vec![v.to_le_bytes().to_vec(); self.n]);
+            got.iter()
+                .map(|b| u64::from_le_bytes(b[..8].try_into().unwrap()))
+                .sum()
+        }
+        fn max(&self, v: u64) -> u64 {
+            let got = self
+                .board
+                .exchange(self.me, vec![v.to_le_bytes().to_vec(); self.n]);
+            got.iter()
+                .map(|b| u64::from_le_bytes(b[..8].try_into().unwrap()))
+                .max()
+                .unwrap()
+        }
+    }
+
+    /// Rank 0's outcome and every rank's stats, `np` threads in groups of `k`.
+    fn run<J: Job>(
+        src: &Source,
+        chunk: u64,
+        np: usize,
+        k: usize,
+        two_level: bool,
+    ) -> (Outcome, Vec<Stats>) {
+        let splits = src.splits(chunk);
+        let rounds = splits.len().div_ceil(np);
+        let group_of: Vec<usize> = (0..np).map(|r| r / k).collect();
+        let world = Board::new(np);
+        let groups: Vec<Board> = (0..np.div_ceil(k))
+            .map(|g| Board::new(group_of.iter().filter(|&&x| x == g).count()))
+            .collect();
+        let results: Vec<(Option<Outcome>, Stats)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..np)
+                .map(|me| {
+                    let (world, groups, group_of, splits) = (&world, &groups, &group_of, &splits);
+                    s.spawn(move || {
+                        let ex = Rank {
+                            me,
+                            board: world,
+                            n: np,
+                        };
+                        let g = group_of[me];
+                        let first = group_of.iter().position(|&x| x == g).unwrap();
+                        let local = Rank {
+                            me: me - first,
+                            board: &groups[g],
+                            n: group_of.iter().filter(|&&x| x == g).count(),
+                        };
+                        let layout = Layout {
+                            group_of,
+                            local: two_level.then_some(&local as &dyn Shuffle),
+                        };
+                        pipeline::<J, _>(
+                            &ex,
+                            &layout,
+                            rounds,
+                            true,
+                            3,
+                            |round| match splits.get(round * np + me) {
+                                Some(&sp) => src.read(sp).map(Some),
+                                None => Ok(None),
+                            },
+                            |_| None,
+                        )
+                        .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let stats = results.iter().map(|r| r.1).collect();
+        (results.into_iter().next().unwrap().0.unwrap(), stats)
+    }
+
+    fn agrees<J: Job>() {
+        let src = Source::open(Some(48 * 1024), &[], 7).unwrap();
+        let chunk = 4096;
+        let splits = src.splits(chunk);
+        let (want, _) = sequential::<J>(splits.len(), true, 3, |i| src.read(splits[i])).unwrap();
+        for np in 1..=5 {
+            for k in 1..=3 {
+                let (one, s1) = run::<J>(&src, chunk, np, k, false);
+                let (two, s2) = run::<J>(&src, chunk, np, k, true);
+                assert!(
+                    one.differences(&want, 3).is_empty(),
+                    "np {np} k {k} one level"
+                );
+                assert!(
+                    two.differences(&want, 3).is_empty(),
+                    "np {np} k {k} two levels"
+                );
+                let cross = |s: &[Stats]| s.iter().map(|x| x.shuffled_cross).sum::<u64>();
+                let local = |s: &[Stats]| s.iter().map(|x| x.local_out).sum::<u64>();
+                assert_eq!(local(&s1), 0);
+                if k == 1 || np == 1 {
+                    // Groups of one rank have nothing to shuffle among themselves.
+                    assert_eq!(local(&s2), 0, "np {np} k {k}");
+                } else {
+                    assert!(local(&s2) > 0, "np {np} k {k}");
+                }
+                if np > k && k > 1 {
+                    // The group-wide combiner sends each key across once per group.
+                    assert!(
+                        cross(&s2) < cross(&s1),
+                        "np {np} k {k}: {} vs {}",
+                        cross(&s2),
+                        cross(&s1)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wordcount_on_one_and_two_levels_equals_the_sequential_computation() {
+        agrees::<Wordcount>();
+    }
+
+    #[test]
+    fn index_on_one_and_two_levels_equals_the_sequential_computation() {
+        agrees::<Index>();
+    }
+
+    #[test]
+    fn tfidf_on_one_and_two_levels_equals_the_sequential_computation() {
+        agrees::<Tfidf>();
     }
 }

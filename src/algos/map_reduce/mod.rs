@@ -102,6 +102,15 @@ pub struct Args {
     /// Collective mode: every rank reads its splits (all) or rank 0 scatters them (root).
     #[arg(long, value_enum, default_value_t = Read::All)]
     pub read: Read,
+    /// Collective mode: the two-level reduction. Each round's map output is shuffled and
+    /// merged among the ranks of one host first (MPI_Comm_split by host), then between hosts:
+    /// a key leaves a host once per round, not once per rank.
+    #[arg(long)]
+    pub two_level: bool,
+    /// Collective mode: count K consecutive ranks as one host (default: the hosts MPI names),
+    /// to try --two-level on one machine.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
+    pub group_size: Option<u32>,
     /// Send every (key, value) occurrence to the shuffle instead of combining per split.
     #[arg(long)]
     pub no_combiner: bool,
@@ -171,6 +180,34 @@ impl Binary for MapReduce {
             return Err("--chunk 0: a split needs at least one byte, e.g. --chunk 4M".into());
         }
         args.source()?;
+        let only = |mode: &str, given: &[(&str, bool)]| match given.iter().find(|g| g.1) {
+            Some((flag, _)) => Err(format!(
+                "{flag} is an option of --mode {mode} (this run is --mode {})",
+                match args.mode {
+                    Mode::Collectives => "collectives",
+                    Mode::Tasks => "tasks",
+                }
+            )),
+            None => Ok(()),
+        };
+        match args.mode {
+            Mode::Tasks => only(
+                "collectives",
+                &[
+                    ("--read root", args.read == Read::Root),
+                    ("--two-level", args.two_level),
+                    ("--group-size", args.group_size.is_some()),
+                ],
+            )?,
+            Mode::Collectives => only(
+                "tasks",
+                &[
+                    ("--reducers", args.reducers.is_some()),
+                    ("--slow", !args.slow.is_empty()),
+                    ("--no-backup", args.no_backup),
+                ],
+            )?,
+        }
         match args.mode {
             Mode::Collectives => collective::validate(args, common, np),
             Mode::Tasks => <tasks::TaskMode as Binary>::validate(args, common, np),

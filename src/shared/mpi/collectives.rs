@@ -2,13 +2,14 @@
 //! collectives rather than point-to-point loops (`map-reduce`): all-to-all of variable-size
 //! blobs (`MPI_Alltoall` of the counts, then `MPI_Alltoallv` of the bytes), a scatter of
 //! variable-size blobs from rank 0 (`MPI_Scatterv`), a sum and a maximum (`MPI_Allreduce`),
-//! and an abort that ends every rank (`MPI_Abort`).
+//! and an abort that ends every rank (`MPI_Abort`); and [`Group`], a sub-communicator
+//! (`MPI_Comm_split`) with the same all-to-all, for a shuffle among a subset of the ranks.
 //!
 //! Counts are MPI `int`s: a blob over 2 GiB is refused with a sentence, not truncated.
 
 use mpi::collective::SystemOperation;
 use mpi::datatype::{Partition, PartitionMut};
-use mpi::topology::Communicator;
+use mpi::topology::{Color, Communicator, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Root};
 
 use super::World;
@@ -36,41 +37,102 @@ fn displacements(counts: &[i32]) -> Vec<i32> {
         .collect()
 }
 
+/// All-to-all of blobs over `comm`: `send[i]` goes to rank `i`; returns what each rank sent
+/// here, in rank order. Two collectives: the counts (`MPI_Alltoall`), then the bytes
+/// (`MPI_Alltoallv`).
+fn all_to_all_bytes(comm: &SimpleCommunicator, send: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+    assert_eq!(send.len(), comm.size() as usize, "one blob per rank");
+    let counts: Vec<i32> = send
+        .iter()
+        .map(|b| count(b.len()))
+        .collect::<Result<_, _>>()?;
+    let total: usize = send.iter().map(Vec::len).sum();
+    count(total)?;
+    let mut recv_counts = vec![0i32; send.len()];
+    comm.all_to_all_into(&counts[..], &mut recv_counts[..]);
+    let mut flat = backing(total);
+    let mut at = 0;
+    for b in send {
+        flat[at..at + b.len()].copy_from_slice(b);
+        at += b.len();
+    }
+    let send_displs = displacements(&counts);
+    let recv_total: usize = recv_counts.iter().map(|&c| c as usize).sum();
+    count(recv_total)?;
+    let recv_displs = displacements(&recv_counts);
+    let mut all = backing(recv_total);
+    {
+        let s = Partition::new(&flat[..], &counts[..], &send_displs[..]);
+        let mut r = PartitionMut::new(&mut all[..], &recv_counts[..], &recv_displs[..]);
+        comm.all_to_all_varcount_into(&s, &mut r);
+    }
+    Ok(recv_displs
+        .iter()
+        .zip(&recv_counts)
+        .map(|(&d, &c)| all[d as usize..(d + c) as usize].to_vec())
+        .collect())
+}
+
+/// A subset of the world's ranks with a communicator of its own (`MPI_Comm_split`), made by
+/// [`World::split_groups`]: its ranks are numbered 0.. in world-rank order.
+pub struct Group {
+    comm: SimpleCommunicator,
+}
+
+impl Group {
+    pub fn rank(&self) -> usize {
+        self.comm.rank() as usize
+    }
+    pub fn size(&self) -> usize {
+        self.comm.size() as usize
+    }
+    /// [`World::all_to_all_bytes`] among the group's ranks only.
+    pub fn all_to_all_bytes(&self, send: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+        all_to_all_bytes(&self.comm, send)
+    }
+}
+
 impl World {
     /// All-to-all of blobs: `send[i]` goes to rank `i`; returns what each rank sent here, in
     /// rank order. Two collectives: the counts (`MPI_Alltoall`), then the bytes
     /// (`MPI_Alltoallv`). Every rank must call it, with `send.len() == size()`.
     pub fn all_to_all_bytes(&self, send: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
-        assert_eq!(send.len(), self.size(), "one blob per rank");
-        let counts: Vec<i32> = send
-            .iter()
-            .map(|b| count(b.len()))
-            .collect::<Result<_, _>>()?;
-        let total: usize = send.iter().map(Vec::len).sum();
+        all_to_all_bytes(self.comm(), send)
+    }
+
+    /// Split the world into groups (`MPI_Comm_split`, a collective call): the ranks that give
+    /// the same `group` share one [`Group`], ordered by world rank.
+    pub fn split_groups(&self, group: u32) -> Group {
+        let color = Color::with_value(i32::try_from(group).expect("a group number fits an int"));
+        let comm = self
+            .comm()
+            .split_by_color_with_key(color, self.rank() as i32)
+            .expect("a defined color always gives a communicator");
+        Group { comm }
+    }
+
+    /// Every rank's blob at every rank, in rank order (`MPI_Allgather` of the sizes, then
+    /// `MPI_Allgatherv`).
+    pub fn all_gather_bytes(&self, mine: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+        let len = count(mine.len())?;
+        let mut lens = vec![0i32; self.size()];
+        self.comm().all_gather_into(&len, &mut lens[..]);
+        let total: usize = lens.iter().map(|&l| l as usize).sum();
         count(total)?;
-        let mut recv_counts = vec![0i32; self.size()];
-        self.comm()
-            .all_to_all_into(&counts[..], &mut recv_counts[..]);
-        let mut flat = backing(total);
-        let mut at = 0;
-        for b in send {
-            flat[at..at + b.len()].copy_from_slice(b);
-            at += b.len();
-        }
-        let send_displs = displacements(&counts);
-        let recv_total: usize = recv_counts.iter().map(|&c| c as usize).sum();
-        count(recv_total)?;
-        let recv_displs = displacements(&recv_counts);
-        let mut all = backing(recv_total);
+        let displs = displacements(&lens);
+        let mut all = backing(total);
+        // Real memory even when empty (see `backing`).
+        let mut send = backing(mine.len());
+        send[..mine.len()].copy_from_slice(mine);
         {
-            let s = Partition::new(&flat[..], &counts[..], &send_displs[..]);
-            let mut r = PartitionMut::new(&mut all[..], &recv_counts[..], &recv_displs[..]);
-            self.comm().all_to_all_varcount_into(&s, &mut r);
+            let mut r = PartitionMut::new(&mut all[..], &lens[..], &displs[..]);
+            self.comm()
+                .all_gather_varcount_into(&send[..mine.len()], &mut r);
         }
-        Ok(recv_displs
+        Ok(displs
             .iter()
-            .zip(&recv_counts)
-            .map(|(&d, &c)| all[d as usize..(d + c) as usize].to_vec())
+            .zip(&lens)
+            .map(|(&d, &l)| all[d as usize..(d + l) as usize].to_vec())
             .collect())
     }
 

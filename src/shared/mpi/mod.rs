@@ -12,5 +12,6 @@ pub mod primitives;
 pub mod rma;
 pub mod world;
 
+pub use collectives::Group;
 pub use driver::{run_mpi, MpiConfig, SetupFailed};
 pub use world::World;
