@@ -303,6 +303,34 @@ fn task_mode_reexecutes_lost_work_and_backs_up_stragglers() {
     assert_eq!(read(&out), read(&coll));
 }
 
+/// A reducer asks for each bucket once when nothing is lost, even with links slower than the
+/// resend interval: its requests are paced, not
+/// resent on every tick and every resent assignment (that flood once made both workers too
+/// busy to answer the master, which declared them dead and re-ran every map).
+#[test]
+fn task_mode_fetches_each_bucket_once_without_faults() {
+    let report = scratch("tasks-fetch.json");
+    let r = direct(
+        "map-reduce",
+        &args(&format!(
+            "--mode tasks --sim --np 3 --generate 1M --chunk 4K --task-ms 0 --delay 10..30 --report {}",
+            report.display()
+        )),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let rep: serde_json::Value = serde_json::from_str(&read(&report)).unwrap();
+    let maps = rep["tasks"]["map_runs"].as_u64().unwrap();
+    assert_eq!(rep["tasks"]["maps_lost"], 0);
+    let kinds = &rep["metrics"]["by_kind"];
+    let fetches = kinds["Fetch"]["sent"].as_u64().unwrap();
+    // 2 workers, 4 partitions: a reducer fetches the other worker's buckets, about half.
+    assert!(
+        fetches > 0 && fetches <= maps * 4,
+        "{fetches} fetches for {maps} maps"
+    );
+    assert_eq!(kinds["Bucket"]["sent"], fetches);
+}
+
 #[test]
 fn task_mode_under_mpirun_with_a_worker_crash() {
     for job in mpirun_at(

@@ -275,9 +275,37 @@ struct ReduceJob {
     sources: BTreeMap<u32, (Rank, Attempt)>,
     merged: BTreeSet<u32>,
     used: Vec<(u32, Attempt)>,
-    /// The buckets merged so far, in arrival order (reduced together once all are here).
-    buckets: Vec<Vec<u8>>,
+    /// The partition reduced so far: each bucket is merged as it arrives, so that the worker
+    /// never computes for long at once (it cannot answer the master while it computes).
+    table: Partial,
+    /// When each missing bucket was last asked for.
+    asked: BTreeMap<u32, Duration>,
 }
+
+/// A job's reduce table, typed by the job (`Table<J::V>`, see [`with_job!`]).
+struct Partial(Option<Box<dyn std::any::Any + Send>>);
+
+impl std::fmt::Debug for Partial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Partial")
+    }
+}
+
+impl Partial {
+    fn table<J: job::Job + 'static>(&mut self) -> &mut Table<J::V>
+    where
+        J::V: Send + 'static,
+    {
+        self.0
+            .get_or_insert_with(|| Box::new(Table::<J::V>::default()))
+            .downcast_mut()
+            .expect("one job per run")
+    }
+}
+
+/// Buckets a reducer asks for at once, and how long it waits before asking again: a bounded
+/// window, so that resent requests cannot flood the workers faster than they answer.
+const FETCH_WINDOW: usize = 32;
 
 /// A worker's state.
 #[derive(Debug)]
@@ -697,17 +725,28 @@ impl Worker {
         self.begin(key, Msg::MapDone { task, attempt }, ctx);
     }
 
-    fn fetch_missing(&self, part: u32, ctx: &mut C) {
-        let Some(r) = self.reduces.get(&part) else {
+    /// Ask for missing buckets: at most [`FETCH_WINDOW`] unanswered at once, each asked again
+    /// only after a while (a lost request, or a bucket lost with a dead worker).
+    fn fetch_missing(&mut self, part: u32, ctx: &mut C) {
+        let (me, now) = (ctx.rank(), ctx.now());
+        let again = self.plan.resend * 4;
+        let Some(r) = self.reduces.get_mut(&part) else {
             return;
         };
+        let pending = |t: &Duration| now.saturating_sub(*t) < again;
+        let mut waiting = (r.asked.iter())
+            .filter(|(task, t)| !r.merged.contains(task) && pending(t))
+            .count();
         for (&task, &(w, _)) in &r.sources {
-            if !r.merged.contains(&task) {
-                if w == ctx.rank() {
-                    continue;
-                }
-                ctx.send(w, Msg::Fetch { task, part });
+            if waiting >= FETCH_WINDOW {
+                break;
             }
+            if r.merged.contains(&task) || w == me || r.asked.get(&task).is_some_and(pending) {
+                continue;
+            }
+            r.asked.insert(task, now);
+            waiting += 1;
+            ctx.send(w, Msg::Fetch { task, part });
         }
     }
 
@@ -735,14 +774,16 @@ impl Worker {
                     sources: BTreeMap::new(),
                     merged: BTreeSet::new(),
                     used: Vec::new(),
-                    buckets: Vec::new(),
+                    table: Partial(None),
+                    asked: BTreeMap::new(),
                 },
             );
         }
         let r = self.reduces.get_mut(&part).expect("inserted");
         for (task, w, a) in sources {
-            if !r.merged.contains(&task) {
-                r.sources.insert(task, (w, a));
+            if !r.merged.contains(&task) && r.sources.insert(task, (w, a)) != Some((w, a)) {
+                // A new place for this bucket: ask there at once.
+                r.asked.remove(&task);
             }
         }
         // Buckets of maps run here need no message.
@@ -772,19 +813,17 @@ impl Worker {
             return;
         }
         r.merged.insert(task);
+        r.asked.remove(&task);
         r.used.push((task, attempt));
-        r.buckets.push(data.to_vec());
+        with_job!(job, J => job::reduce_into::<J>(r.table.table::<J>(), data)
+            .expect("a bucket decodes"));
         if r.merged.len() == maps {
             let data = with_job!(job, J => {
-                let mut t: Table<<J as job::Job>::V> = Table::default();
-                for b in &r.buckets {
-                    job::reduce_into::<J>(&mut t, b).expect("a bucket decodes");
-                }
+                let t = std::mem::take(r.table.table::<J>());
                 let mut v: Vec<(String, <J as job::Job>::V)> = t.into_iter().collect();
                 v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 postcard::to_allocvec(&v).expect("encodes")
             });
-            r.buckets = Vec::new();
             let msg = Msg::ReduceDone {
                 part,
                 attempt: r.attempt,
