@@ -440,9 +440,14 @@ fn index_and_tfidf_at_several_np_match_the_definition() {
 #[test]
 fn index_and_tfidf_task_sweeps() {
     for job in ["index", "tfidf"] {
+        // Five plans, as for wordcount: a crash during maps, lossy links, a partition and a
+        // straggler, the master's crash, and a crash with loss.
         for plan in [
-            "--crash 2@25 --drop 0.1 --dup 0.1",
+            "--crash 1@5",
+            "--drop 0.2 --dup 0.2 --delay 0..8",
             "--partition 0|1,2,3@10..200 --slow 2",
+            "--crash 0@15",
+            "--crash 2@25 --drop 0.1 --dup 0.1",
         ] {
             let line = format!("{TASKS} --job {job} {plan}");
             assert_sweep_passes("map-reduce", &args(&line));

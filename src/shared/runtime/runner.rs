@@ -316,15 +316,20 @@ impl<P: Process> RankRunner<P> {
         self.handle(now_us, out, |p, ctx| p.on_message(from, msg, ctx));
     }
 
-    /// Fire every timer due at `now_us`, earliest first. Returns whether any fired.
+    /// Fire every timer due at `now_us` and armed before this call, earliest first. Returns
+    /// whether any fired.
     pub fn fire_due_timers(&mut self, now_us: u64, out: &mut Vec<Outgoing<P::Msg>>) -> bool {
         let mut fired = false;
+        // Timers armed by these handlers wait for the next call: the MPI driver reads its clock
+        // once a pass, so a timer re-armed with no delay would otherwise fire again and again
+        // in one call, and the rank would neither read a message nor send a heartbeat.
+        let armed_before = self.timer_seq;
         while !self.finished() {
             let Some(i) = self
                 .timers
                 .iter()
                 .enumerate()
-                .filter(|(_, t)| t.1 <= now_us)
+                .filter(|(_, t)| t.1 <= now_us && t.2 <= armed_before)
                 .min_by_key(|(_, t)| (t.1, t.2))
                 .map(|(i, _)| i)
             else {
@@ -744,5 +749,41 @@ mod tests {
             res.storage.fault,
             Some(StorageFault::WriteFailed { .. })
         ));
+    }
+    /// Re-arms a timer with no delay each time it fires (up to 100 times), and counts the firings.
+    struct Spinner(usize);
+    impl Process for Spinner {
+        type Msg = Ping;
+        type Timer = ();
+        type Output = usize;
+        fn on_start(&mut self, ctx: &mut Ctx<Ping, ()>) {
+            ctx.set_timer((), Duration::ZERO);
+        }
+        fn on_message(&mut self, _: Rank, _: Ping, _: &mut Ctx<Ping, ()>) {}
+        fn on_timer(&mut self, _: (), ctx: &mut Ctx<Ping, ()>) {
+            self.0 += 1;
+            if self.0 < 100 {
+                ctx.set_timer((), Duration::ZERO);
+            }
+        }
+        fn is_done(&self) -> bool {
+            false
+        }
+        fn output(&self) -> usize {
+            self.0
+        }
+    }
+
+    #[test]
+    fn a_timer_rearmed_with_no_delay_fires_once_per_call() {
+        // Before, one call fired it forever at the same instant (a rank that merged in steps
+        // through such a timer sent no heartbeat for 300 ms and was declared dead).
+        let mut r = RankRunner::new(Spinner(0), 0, 1, 1, FaultPlan::default(), false);
+        let mut out = Vec::new();
+        r.start(0, &mut out);
+        for call in 1..=3 {
+            assert!(r.fire_due_timers(5, &mut out));
+            assert_eq!(r.proc.0, call);
+        }
     }
 }
