@@ -9,11 +9,11 @@ use common::*;
 /// The fault plans, at np 5 for runs of at most 1 s: safety in every seed, convergence where
 /// the plan permits it (the checker decides, and says "not required" otherwise).
 const PLANS: &[&str] = &[
-    "--crash 1@40 --crash 3@60",                         // crashed while updating
-    "--crash 2@300",                                      // crashed after its updates escaped
-    "--drop 0.2 --dup 0.1 --delay 0..10",                 // lossy, duplicating, reordering
-    "--drop 0.3 --heal 400",                              // lossy, then reliable
-    "--partition 0,1|2,3,4@0..300",                       // a partition that heals
+    "--crash 1@40 --crash 3@60",          // crashed while updating
+    "--crash 2@300",                      // crashed after its updates escaped
+    "--drop 0.2 --dup 0.1 --delay 0..10", // lossy, duplicating, reordering
+    "--drop 0.3 --heal 400",              // lossy, then reliable
+    "--partition 0,1|2,3,4@0..300",       // a partition that heals
     "--crash 0@20 --drop 0.1 --delay 0..10 --partition 0,1|2,3,4@50..250",
 ];
 
@@ -119,14 +119,22 @@ fn mpirun_gossip_merkle_and_deltas_at_4_8_and_16() {
     ];
     for job in mpirun_matrix("anti-entropy", &rows) {
         assert_eq!(job.report["algorithm"], "anti-entropy");
-        assert!(job.report["converged_ms"].as_f64().is_some(), "{:?}", job.flags);
+        assert!(
+            job.report["converged_ms"].as_f64().is_some(),
+            "{:?}",
+            job.flags
+        );
     }
 }
 
 #[test]
 fn mpirun_collective_merge_reproduces_the_c_originals() {
     for np in [4usize, 8, 16] {
-        let r = mpirun(np, "anti-entropy", &args("--crdt gcounter --sync allreduce"));
+        let r = mpirun(
+            np,
+            "anti-entropy",
+            &args("--crdt gcounter --sync allreduce"),
+        );
         assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
         let n = np * (np + 1) / 2;
         assert!(
@@ -162,11 +170,23 @@ fn mpirun_collective_merge_reproduces_the_c_originals() {
 fn bad_input_is_refused_in_one_sentence() {
     let cases = [
         ("--sim --np 4 --sync allreduce", "runs under mpirun only"),
-        ("--sim --np 4 --sync merkle --deltas", "--deltas is an option of --sync gossip"),
-        ("--sim --np 4 --sync merkle --mode pull", "--mode is an option of --sync gossip"),
+        (
+            "--sim --np 4 --sync merkle --deltas",
+            "--deltas is an option of --sync gossip",
+        ),
+        (
+            "--sim --np 4 --sync merkle --mode pull",
+            "--mode is an option of --sync gossip",
+        ),
         ("--sim --np 4 --scenario lww-map", "add --crdt lwwmap"),
-        ("--sim --np 4 --writers 5", "--writers 5 exceeds the 4 ranks"),
-        ("--sim --np 4 --updates 100 --duration 400", "past the --duration"),
+        (
+            "--sim --np 4 --writers 5",
+            "--writers 5 exceeds the 4 ranks",
+        ),
+        (
+            "--sim --np 4 --updates 100 --duration 400",
+            "past the --duration",
+        ),
         ("--sim --np 4 --fanout 0", "--fanout"),
         ("--sim --np 4 --crdt bag", "--crdt"),
         ("--sim --np 4 --restart 1@5", "crash-stop"),
@@ -179,5 +199,9 @@ fn bad_input_is_refused_in_one_sentence() {
     }
     let r = mpirun(2, "anti-entropy", &args("--sync allreduce --drop 0.1"));
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("cannot lose a rank or a message"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot lose a rank or a message"),
+        "{}",
+        r.stderr
+    );
 }

@@ -44,7 +44,10 @@ pub fn specified(kind: CrdtKind, ops: &[&Issued]) -> Value {
             let mut observed: BTreeMap<u32, BTreeSet<(u32, u32)>> = BTreeMap::new();
             for o in ops {
                 if let (Op::Remove(e), Entry::Tags(t)) = (o.op, &o.delta) {
-                    observed.entry(e).or_default().extend(t.removed.iter().copied());
+                    observed
+                        .entry(e)
+                        .or_default()
+                        .extend(t.removed.iter().copied());
                 }
             }
             let mut set = BTreeSet::new();

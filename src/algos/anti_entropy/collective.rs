@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::crdt::{CrdtKind, Entry, Slot, State};
 use super::replica::{Replica, ReplicaOutput};
-use super::{check, figures, summarize, Args, AntiEntropy, Replicas};
+use super::{check, figures, summarize, AntiEntropy, Args, Replicas};
 use crate::shared::cli::CommonArgs;
 use crate::shared::mpi::World;
 use crate::shared::observe::outputs::Outputs;
@@ -78,7 +78,10 @@ pub fn under_mpi(world: &World, args: &Args, common: &CommonArgs, outputs: &mut 
                 postcard::to_allocvec(&s).expect("a state encodes")
             });
             let sizes = world.sum_u64(mine.len() as u64);
-            let bytes = or_abort(world, world.broadcast_bytes(joined.as_deref().unwrap_or(&[])));
+            let bytes = or_abort(
+                world,
+                world.broadcast_bytes(joined.as_deref().unwrap_or(&[])),
+            );
             let state: State = postcard::from_bytes(&bytes).expect("the join decodes");
             (state, sizes + (bytes.len() * np.saturating_sub(1)) as u64)
         }

@@ -482,7 +482,13 @@ impl Replica {
         );
     }
 
-    fn on_tree(&mut self, from: Rank, level: u32, nodes: Vec<(u32, u64)>, ctx: &mut Ctx<Msg, Timer>) {
+    fn on_tree(
+        &mut self,
+        from: Rank,
+        level: u32,
+        nodes: Vec<(u32, u64)>,
+        ctx: &mut Ctx<Msg, Timer>,
+    ) {
         let depth = self.tree.depth();
         let differ: Vec<u32> = nodes
             .iter()
@@ -634,8 +640,8 @@ impl Process for Replica {
                 // A done rank no longer gossips: it answers a push from a rank behind its state
                 // or its report, so that a straggler still converges (push mode has no answers
                 // otherwise).
-                let behind = sent_digest != Some(self.digest())
-                    || seen_me < self.reports[self.me].seq;
+                let behind =
+                    sent_digest != Some(self.digest()) || seen_me < self.reports[self.me].seq;
                 if answer || (done && behind) {
                     self.answer(from, &vv, ctx);
                 }

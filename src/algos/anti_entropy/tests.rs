@@ -40,7 +40,8 @@ fn random_entry(kind: CrdtKind, rng: &mut ChaCha8Rng) -> Entry {
 fn random_state(kind: CrdtKind, rng: &mut ChaCha8Rng) -> State {
     let mut s = State::default();
     for _ in 0..rng.gen_range(0..5) {
-        s.entries.insert(rng.gen_range(0..4), random_entry(kind, rng));
+        s.entries
+            .insert(rng.gen_range(0..4), random_entry(kind, rng));
     }
     s
 }
@@ -242,7 +243,10 @@ fn add_wins_over_a_concurrent_remove_and_a_delete_tombstone_keeps_an_old_put_out
     let mut q = State::default();
     let (k, d) = q.delta(Op::Del(1), (1, 1), 3);
     q.join_entry(k, &d);
-    assert_eq!(joined(&p, &q).value(CrdtKind::Lwwmap), Value::Map(BTreeMap::new()));
+    assert_eq!(
+        joined(&p, &q).value(CrdtKind::Lwwmap),
+        Value::Map(BTreeMap::new())
+    );
     assert_eq!(joined(&q, &p), joined(&p, &q));
 }
 
@@ -291,7 +295,11 @@ fn the_lww_map_scenario_gives_the_c_originals_map() {
         all.join(&o.state);
     }
     let want = Value::Map(BTreeMap::from([(0, 2), (2, 2)]));
-    assert_eq!(all.value(CrdtKind::Lwwmap), want, "a => v2@r1, c => v2@r3, b deleted");
+    assert_eq!(
+        all.value(CrdtKind::Lwwmap),
+        want,
+        "a => v2@r1, c => v2@r3, b deleted"
+    );
     assert_eq!(specified(CrdtKind::Lwwmap, &ops), want);
 }
 
@@ -323,7 +331,9 @@ fn a_push_pull_exchange_leaves_both_with_the_join() {
     let mut y = Replica::new(&a, 1, 2);
     effects_of(&mut x, 0, 2, |p, c| p.on_start(c));
     effects_of(&mut y, 1, 2, |p, c| p.on_start(c));
-    let push = sends_of(&effects_of(&mut x, 0, 2, |p, c| p.on_timer(Timer::Round, c)));
+    let push = sends_of(&effects_of(&mut x, 0, 2, |p, c| {
+        p.on_timer(Timer::Round, c)
+    }));
     let answer = sends_of(&effects_of(&mut y, 1, 2, |p, c| {
         p.on_message(0, push[0].1.clone(), c)
     }));
@@ -336,7 +346,9 @@ fn deltas_ship_only_what_the_peer_lacks() {
     let a = args("--crdt lwwmap --updates 3 --deltas --mode push");
     let mut x = Replica::new(&a, 0, 2);
     effects_of(&mut x, 0, 2, |p, c| p.on_start(c));
-    let first = sends_of(&effects_of(&mut x, 0, 2, |p, c| p.on_timer(Timer::Round, c)));
+    let first = sends_of(&effects_of(&mut x, 0, 2, |p, c| {
+        p.on_timer(Timer::Round, c)
+    }));
     let n = |m: &Msg| match m {
         Msg::Push {
             payload: Payload::Deltas(d),
@@ -346,7 +358,9 @@ fn deltas_ship_only_what_the_peer_lacks() {
     };
     assert_eq!(n(&first[0].1), 1);
     effects_of(&mut x, 0, 2, |p, c| p.on_timer(Timer::Update, c));
-    let second = sends_of(&effects_of(&mut x, 0, 2, |p, c| p.on_timer(Timer::Round, c)));
+    let second = sends_of(&effects_of(&mut x, 0, 2, |p, c| {
+        p.on_timer(Timer::Round, c)
+    }));
     assert_eq!(n(&second[0].1), 1, "only the new update");
 }
 
@@ -368,7 +382,11 @@ fn checker_catches_a_replica_apart_an_invented_value_and_a_false_convergence() {
         o.value = all.value(CrdtKind::Orset);
     }
     let good = run_of(&a, outs.clone());
-    assert!(check::check(&a, &good).iter().all(|c| c.passed), "{:?}", check::check(&a, &good));
+    assert!(
+        check::check(&a, &good).iter().all(|c| c.passed),
+        "{:?}",
+        check::check(&a, &good)
+    );
     // Rank 1 misses an update, and says it converged.
     let mut apart = outs.clone();
     apart[1].state = outs[1].ops.iter().fold(State::default(), |mut s, o| {
@@ -377,7 +395,10 @@ fn checker_catches_a_replica_apart_an_invented_value_and_a_false_convergence() {
     });
     apart[1].end = Some(replica::End::Converged);
     let c = check::check(&a, &run_of(&a, apart));
-    assert!(!c[1].passed && c[1].detail.contains("said it had converged"), "{c:?}");
+    assert!(
+        !c[1].passed && c[1].detail.contains("said it had converged"),
+        "{c:?}"
+    );
     // Rank 2 holds an element nobody added.
     let mut invented = outs.clone();
     invented[2].state.entries.insert(
@@ -393,9 +414,29 @@ fn checker_catches_a_replica_apart_an_invented_value_and_a_false_convergence() {
     let mut s = State::default();
     let (k, d) = s.delta(Op::Add(1), (0, 1), 0);
     s.join_entry(k, &d);
-    let add = Issued { dot: (0, 1), op: Op::Add(1), ts: 0, at_ms: 0.0, key: k, delta: d };
+    let add = Issued {
+        dot: (0, 1),
+        op: Op::Add(1),
+        ts: 0,
+        at_ms: 0.0,
+        key: k,
+        delta: d,
+    };
     let (k, d) = s.delta(Op::Remove(1), (0, 2), 0);
-    let rm = Issued { dot: (0, 2), op: Op::Remove(1), ts: 0, at_ms: 0.0, key: k, delta: d };
-    assert_eq!(specified(CrdtKind::Orset, &[&add, &rm]), Value::Set(BTreeSet::new()));
-    assert_eq!(specified(CrdtKind::Orset, &[&add]), Value::Set(BTreeSet::from([1])));
+    let rm = Issued {
+        dot: (0, 2),
+        op: Op::Remove(1),
+        ts: 0,
+        at_ms: 0.0,
+        key: k,
+        delta: d,
+    };
+    assert_eq!(
+        specified(CrdtKind::Orset, &[&add, &rm]),
+        Value::Set(BTreeSet::new())
+    );
+    assert_eq!(
+        specified(CrdtKind::Orset, &[&add]),
+        Value::Set(BTreeSet::from([1]))
+    );
 }
