@@ -544,13 +544,13 @@ impl Replica {
         }
     }
 
-    /// The collective merge's part before the merge: every update issued at once, one
-    /// `--update-every` apart in the clock's eyes, with the rank's own seeded RNG.
+    /// The collective merge's part before the merge: every update issued at once (at time 0),
+    /// with the rank's own seeded RNG.
     pub fn issue_all(&mut self, seed: u64) {
         let mut rng = crate::shared::process::process_rng(seed, self.me);
         let mut effects = Vec::new();
         while self.seq < self.updates {
-            let now = self.update_every * self.seq;
+            let now = Duration::ZERO;
             self.issue(&mut Ctx::new(self.me, self.np, now, &mut rng, &mut effects));
         }
     }
