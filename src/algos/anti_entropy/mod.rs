@@ -364,6 +364,9 @@ pub fn summarize(args: &Args, run: &RunResult<ReplicaOutput>) -> Vec<String> {
     }
     let f = figures(args, run);
     lines.push(match (f.converged_ms, f.rounds_to_converge) {
+        (Some(c), _) if args.sync == SyncKind::Allreduce => {
+            format!("every rank holds the join after the collective merge, at {c:.1} ms")
+        }
         (Some(c), Some(rounds)) => format!(
             "every correct replica reached the same state at {c:.1} ms, {rounds:.1} rounds after the last update (log3 n + ln ln n = {:.1}); observed by {} of them",
             f.theory_rounds, f.observed_by
