@@ -18,7 +18,8 @@
 //!   not known to hold: each replica keeps the deltas by origin and sequence number, a version
 //!   vector of the contiguous ones it holds, and, per peer, the version vector last heard from
 //!   it (assumed advanced by what was sent; a later message corrects it, so a lost delta is
-//!   sent again).
+//!   sent again). Push-pull with deltas is three messages: the version vector, the answer with
+//!   exactly what the initiator lacks and the peer's vector, and exactly what the peer lacks.
 //! - `merkle` ([`merkle`]): a sync starts with the root hash; the peer answers with the
 //!   children of the nodes that differ, and so on down to the keys, where the differing entries
 //!   cross both ways. Equal subtrees are never opened.

@@ -30,6 +30,15 @@ pub enum Payload {
     Deltas(Vec<(u32, u32, u32, Entry)>),
 }
 
+impl Payload {
+    fn is_empty(&self) -> bool {
+        match self {
+            Payload::Full(v) => v.is_empty(),
+            Payload::Deltas(v) => v.is_empty(),
+        }
+    }
+}
+
 /// Messages of `anti-entropy`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Msg {
@@ -444,6 +453,17 @@ impl Replica {
                     );
                 }
                 _ => match self.mode {
+                    // Push-pull with deltas starts with the version vector alone: the answer
+                    // brings exactly what this rank lacks and the peer's vector, against which
+                    // this rank then sends exactly what the peer lacks (three messages, none
+                    // with a stale guess of what the other holds).
+                    GossipMode::Pull | GossipMode::PushPull if self.deltas => ctx.send(
+                        p,
+                        Msg::Pull {
+                            vv: self.vv_out(),
+                            reports: self.reports.clone(),
+                        },
+                    ),
                     GossipMode::Pull => ctx.send(
                         p,
                         Msg::Pull {
@@ -659,6 +679,22 @@ impl Process for Replica {
                 self.merge_reports(&reports);
                 self.absorb(from, payload, &vv, now);
                 self.settle(ctx);
+                // The third message of a push-pull delta exchange: what the peer lacks, if
+                // anything, by its own version vector.
+                if self.deltas && self.mode == GossipMode::PushPull && vv.len() == self.np {
+                    let payload = self.payload_for(from, Some(&vv));
+                    if !payload.is_empty() {
+                        ctx.send(
+                            from,
+                            Msg::Push {
+                                payload,
+                                vv: self.vv_out(),
+                                reports: self.reports.clone(),
+                                answer: false,
+                            },
+                        );
+                    }
+                }
             }
             Msg::Tree {
                 level,

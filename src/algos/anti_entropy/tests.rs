@@ -440,3 +440,35 @@ fn checker_catches_a_replica_apart_an_invented_value_and_a_false_convergence() {
         Value::Set(BTreeSet::from([1]))
     );
 }
+
+#[test]
+fn a_push_pull_delta_exchange_is_three_messages_each_exact() {
+    let a = args("--crdt orset --updates 2 --deltas");
+    let mut x = Replica::new(&a, 0, 2);
+    let mut y = Replica::new(&a, 1, 2);
+    effects_of(&mut x, 0, 2, |p, c| p.on_start(c));
+    effects_of(&mut y, 1, 2, |p, c| p.on_start(c));
+    let pull = sends_of(&effects_of(&mut x, 0, 2, |p, c| {
+        p.on_timer(Timer::Round, c)
+    }));
+    assert!(matches!(pull[0].1, Msg::Pull { .. }), "{pull:?}");
+    let answer = sends_of(&effects_of(&mut y, 1, 2, |p, c| {
+        p.on_message(0, pull[0].1.clone(), c)
+    }));
+    let back = sends_of(&effects_of(&mut x, 0, 2, |p, c| {
+        p.on_message(1, answer[0].1.clone(), c)
+    }));
+    match &back[0].1 {
+        Msg::Push {
+            payload: Payload::Deltas(d),
+            answer: false,
+            ..
+        } => assert_eq!(d.len(), 1, "only x's own update"),
+        m => panic!("{m:?}"),
+    }
+    let none = sends_of(&effects_of(&mut y, 1, 2, |p, c| {
+        p.on_message(0, back[0].1.clone(), c)
+    }));
+    assert!(none.is_empty());
+    assert_eq!(x.output().state, y.output().state);
+}
