@@ -132,7 +132,7 @@ pub fn check(args: &Args, run: &RunResult<ReplicaOutput>) -> Vec<Check> {
     for r in &correct {
         if !r.output.state.leq(&everything) {
             unreal.push(format!(
-                "rank {} holds {} , beyond the join of every update issued ({})",
+                "rank {} holds {}, beyond the join of every update issued ({})",
                 r.rank,
                 r.output.state.value(kind),
                 everything.value(kind)
