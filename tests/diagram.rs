@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use mpidist::algos::anti_entropy::Replicas;
 use mpidist::algos::clocks::{lamport::Lamport, vector::Vector};
 use mpidist::algos::failure_detector::FailureDetector;
 use mpidist::algos::hashmap::DistributedHashmap;
@@ -133,6 +134,16 @@ fn every_binary_draws_declared_kinds_in_distinct_colours_and_names_roles() {
             Lamport::KINDS,
         ),
         ("vector", "--sim --np 4 --drop 0.1", Vector::KINDS),
+        (
+            "anti-entropy",
+            "--sim --np 4 --crdt orset --updates 3 --sync merkle",
+            Replicas::KINDS,
+        ),
+        (
+            "anti-entropy",
+            "--sim --np 4 --crdt lwwmap --updates 3 --mode pull",
+            Replicas::KINDS,
+        ),
     ];
     for (name, flags, kinds) in flat {
         assert_eq!(

@@ -4,6 +4,7 @@
 //! one file it becomes a folder whose `mod.rs` keeps the doc that teaches the algorithm.
 //! `clocks` holds two, Lamport and vector clocks, which share one seeded event workload.
 
+pub mod anti_entropy;
 pub mod clocks;
 pub mod failure_detector;
 pub mod hashmap;

@@ -1,7 +1,8 @@
 //! Byte collectives over the world communicator, for the binaries that move data with real
 //! collectives rather than point-to-point loops (`map-reduce`): all-to-all of variable-size
 //! blobs (`MPI_Alltoall` of the counts, then `MPI_Alltoallv` of the bytes), a scatter of
-//! variable-size blobs from rank 0 (`MPI_Scatterv`), a sum and a maximum (`MPI_Allreduce`),
+//! variable-size blobs from rank 0 (`MPI_Scatterv`), a broadcast of rank 0's blob
+//! (`MPI_Bcast`), a sum and maxima (`MPI_Allreduce`),
 //! and an abort that ends every rank (`MPI_Abort`); and [`Group`], a sub-communicator
 //! (`MPI_Comm_split`) with the same all-to-all, for a shuffle among a subset of the ranks.
 //!
@@ -188,6 +189,37 @@ impl World {
         self.comm()
             .all_reduce_into(&v, &mut out, SystemOperation::max());
         out
+    }
+
+    /// The element-wise largest of every rank's `v` (the same length at every rank), at every
+    /// rank (`MPI_Allreduce`, `MPI_MAX`): the state-based G-Counter join of `anti-entropy`'s
+    /// collective merge. Values stay below 2^63 (MPICH compares `MPI_UINT64_T` as signed).
+    pub fn max_u64s(&self, v: &[u64]) -> Vec<u64> {
+        let mut out = vec![0u64; v.len()];
+        self.comm()
+            .all_reduce_into(v, &mut out[..], SystemOperation::max());
+        out
+    }
+
+    /// Rank 0's blob at every rank (`MPI_Bcast` of its length, then of its bytes); `mine` is
+    /// read at rank 0 only.
+    pub fn broadcast_bytes(&self, mine: &[u8]) -> Result<Vec<u8>, String> {
+        let root = self.comm().process_at_rank(0);
+        let mut len = if self.rank() == 0 {
+            count(mine.len())?
+        } else {
+            0
+        };
+        root.broadcast_into(&mut len);
+        let len = len as usize;
+        // Real memory even when empty (see `backing`).
+        let mut buf = backing(len);
+        if self.rank() == 0 {
+            buf[..len].copy_from_slice(mine);
+        }
+        root.broadcast_into(&mut buf[..len]);
+        buf.truncate(len);
+        Ok(buf)
     }
 
     /// A barrier that sleeps while it waits (`MPI_Ibarrier`, tested every millisecond): for

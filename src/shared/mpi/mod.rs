@@ -1,6 +1,7 @@
 //! Everything that touches MPI, and the only code with `unsafe`: [`world`] (MPI initialized,
 //! the world communicator, the collectives the binaries need), [`collectives`] (byte
-//! all-to-all, scatter, sums: the data-moving collectives of `map-reduce`), [`driver`] (the MPI driver of
+//! all-to-all, scatter, broadcast, sums and maxima: the data-moving collectives of `map-reduce`
+//! and `anti-entropy`), [`driver`] (the MPI driver of
 //! the state machines), [`rma`] (one-sided windows, epochs, atomics) and [`primitives`]
 //! (shared counters and registers on RMA windows, with the C originals' locked scheme and a
 //! std-atomics backend for the simulator and tests). The rest of the crate uses these safe
