@@ -24,6 +24,7 @@ pub fn bin(name: &str) -> PathBuf {
         "raft" => PathBuf::from(env!("CARGO_BIN_EXE_raft")),
         "distributed-hashmap" => PathBuf::from(env!("CARGO_BIN_EXE_distributed-hashmap")),
         "map-reduce" => PathBuf::from(env!("CARGO_BIN_EXE_map-reduce")),
+        "swim" => PathBuf::from(env!("CARGO_BIN_EXE_swim")),
         other => panic!("unknown binary {other}"),
     }
 }
