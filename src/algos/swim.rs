@@ -23,7 +23,9 @@
 //!   λ·⌈log₂(n+1)⌉ times (`--lambda`), then drops it: infection-style gossip, no extra
 //!   messages. Lifeguard's buddy system: a ping or ack to a member this member suspects (or
 //!   holds dead) carries that suspicion first, so a member that comes back from a pause
-//!   learns at its first exchange that it must refute.
+//!   learns at its first exchange that it must refute; and a member that receives an
+//!   accusation it knows to be refuted (or a member that is accused again at an incarnation
+//!   it already refuted) gossips the refutation afresh, since the accuser missed it.
 //! - **Join and leave.** `--join RANK@MS`: the rank stays silent until MS, then asks the seed
 //!   member (`--join-via`, rank 0 by default) to join (retried every period); the seed answers
 //!   with its membership list and gossips the newcomer. `--leave RANK@MS`: the rank gossips
@@ -58,7 +60,7 @@
 //!   rank: a `kill -STOP` as the others see it) that comes back in time (the pause plus the
 //!   refutation margin within the suspicion timeout) is suspected (required where the pause
 //!   outlasts 2(n−1) periods, so every member probes it), then restored: never declared dead,
-//!   alive in every correct member's view at the end, with a higher incarnation.
+//!   every suspicion of it from the pause followed by "alive" at a higher incarnation.
 //!
 //! The report adds, per crash, the detection time (first suspicion, and the moment the last
 //! correct member declared it dead), the false suspicions and false positives (dead), and the
@@ -74,8 +76,9 @@ use crate::shared::faults::FaultPlan;
 use crate::shared::{Algorithm, Check, Ctx, Kind, Process, Rank, RunResult};
 
 /// Accuracy (no correct member declared dead) is required on links that drop at most this
-/// share of the messages (measured: 1,000 seeds at np 5 pass at twice this rate).
-pub const ACCURACY_DROP: f64 = 0.05;
+/// share of the messages. Measured in the simulator with the defaults, 1 s runs: no false
+/// positive in 1,000 seeds at np 5 and at np 16 at this rate; at 0.3, 19 in 200 runs at np 16.
+pub const ACCURACY_DROP: f64 = 0.1;
 
 /// The most Lifeguard's local health score reaches; periods scale by up to 1 + this.
 pub const MAX_HEALTH: u32 = 8;
@@ -117,7 +120,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3, value_name = "K", value_parser = clap::value_parser!(u64).range(0..=64))]
     pub k: u64,
     /// Suspicion timeout: a suspicion not refuted by then is confirmed (the member is dead).
-    #[arg(long, default_value_t = 300, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    #[arg(long, default_value_t = 400, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub suspicion: u64,
     /// Each update is gossiped λ·⌈log₂(n+1)⌉ times by each member that learned it.
     #[arg(long, default_value_t = 3, value_name = "λ", value_parser = clap::value_parser!(u64).range(1..=100))]
@@ -151,7 +154,12 @@ impl Args {
     }
     /// The longest period a member may use: Lifeguard scales it by up to 1 + [`MAX_HEALTH`].
     pub fn max_period(&self) -> u64 {
-        self.period * if self.lifeguard { 1 + MAX_HEALTH as u64 } else { 1 }
+        self.period
+            * if self.lifeguard {
+                1 + MAX_HEALTH as u64
+            } else {
+                1
+            }
     }
     /// How many times a member sends each update, with `n` members.
     pub fn transmits(&self, n: usize) -> u32 {
@@ -160,15 +168,14 @@ impl Args {
     /// Completeness bound B (ms) at `np`: see the module doc.
     pub fn detection_bound(&self, np: usize) -> u64 {
         let t = self.max_period();
-        (2 * (np as u64).saturating_sub(1) + 1) * t
-            + self.suspicion
-            + self.transmits(np) as u64 * t
+        (2 * (np as u64).saturating_sub(1) + 1) * t + self.suspicion + self.transmits(np) as u64 * t
     }
     /// Time (ms) a member that comes back needs to learn it is suspected and to spread its
     /// refutation to every member: two periods to exchange with a member that suspects it,
-    /// then ⌈log₂ n⌉ + 2 periods of gossip.
+    /// then ⌈log₂ n⌉ + 2 periods of gossip, at the period of the members that stayed (their
+    /// local health is good: they were answered by all but the one cut off).
     pub fn refutation_margin(&self, np: usize) -> u64 {
-        (4 + ceil_log2(np) as u64) * self.max_period()
+        (4 + ceil_log2(np) as u64) * self.period
     }
     /// A pause no longer than this is refuted in time (see the module doc).
     pub fn longest_safe_pause(&self, np: usize) -> u64 {
@@ -550,11 +557,32 @@ impl SwimProcess {
                 });
                 self.enqueue(alive);
                 ctx.note(format!("refute: alive at inc {}", self.inc));
+            } else if matches!(u.state, State::Suspect | State::Dead) && self.phase == Phase::Member
+            {
+                // An accusation already refuted: its sender missed the refutation (its gossip
+                // may be spent), so gossip it afresh, starting with the answer to that sender.
+                let alive = Update {
+                    member: self.me,
+                    state: State::Alive,
+                    inc: self.inc,
+                };
+                self.enqueue(alive);
             }
             return;
         }
         if supersedes(&u, self.view[u.member]) {
             self.set(u, ctx);
+        } else if let Some(mine) = self.view[u.member] {
+            // A stale accusation (its sender missed a refutation whose gossip may be spent):
+            // gossip the refutation afresh, so that the sender learns it at our next exchange.
+            let stale = matches!(u.state, State::Suspect | State::Dead);
+            if stale && mine.state == State::Alive && mine.inc > u.inc {
+                self.enqueue(Update {
+                    member: u.member,
+                    state: State::Alive,
+                    inc: mine.inc,
+                });
+            }
         }
     }
 
@@ -933,9 +961,7 @@ pub fn pauses(faults: &FaultPlan, np: usize) -> Vec<(Rank, u64, u64)> {
     for p in &faults.partitions {
         for g in &p.groups {
             if let [r] = g[..] {
-                let all_cut = (0..np)
-                    .filter(|&o| o != r)
-                    .all(|o| p.cuts(r, o, p.from_ms));
+                let all_cut = (0..np).filter(|&o| o != r).all(|o| p.cuts(r, o, p.from_ms));
                 if all_cut {
                     v.push((r, p.from_ms, p.to_ms));
                 }
@@ -955,9 +981,10 @@ pub fn accuracy_waived(args: &Args, faults: &FaultPlan, np: usize) -> Option<Str
         ));
     }
     if let Some((_, hi)) = faults.delay_ms {
-        if 2 * hi >= args.ping_timeout && faults.drop > ACCURACY_DROP / 2.0 {
+        if 2 * hi >= args.period && lossy_until_end {
             return Some(format!(
-                "extra delays up to {hi} ms exceed the ping timeout on lossy links"
+                "extra delays up to {hi} ms per message make a round trip outlast the period of {} ms",
+                args.period
             ));
         }
     }
@@ -1139,7 +1166,9 @@ pub fn check(args: &Args, run: &RunResult<SwimOutput>) -> Vec<Check> {
     } else {
         Check::from_violations(
             "joins",
-            format!("{judged_joins} joined members known to every correct member, and knowing them"),
+            format!(
+                "{judged_joins} joined members known to every correct member, and knowing them"
+            ),
             joins,
         )
     };
@@ -1234,7 +1263,18 @@ pub fn check(args: &Args, run: &RunResult<SwimOutput>) -> Vec<Check> {
                     "rank {m} declared paused rank {p} dead at {t:.1} ms"
                 ));
             }
-            if !matches!(out(m).view[p], Some(s) if s.state == State::Alive) {
+            // Restored: a suspicion from the pause is followed by "alive" at a higher
+            // incarnation (a member may suspect it again later, on lossy links).
+            if let Some(t) = first_event(out(m), p, State::Suspect, from as f64) {
+                if t <= (to + args.period) as f64
+                    && first_event(out(m), p, State::Alive, t).is_none()
+                {
+                    refute.push(format!(
+                        "rank {m} suspected paused rank {p} at {t:.1} ms and never saw it alive again"
+                    ));
+                }
+            }
+            if matches!(out(m).view[p], Some(s) if s.state >= State::Dead) {
                 refute.push(format!(
                     "rank {m} sees rank {p} as {:?} at the end, after its pause",
                     out(m).view[p].map(|s| s.state)
@@ -1549,7 +1589,11 @@ mod tests {
         }
     }
 
-    fn at(p: &mut SwimProcess, t_ms: u64, f: impl FnOnce(&mut SwimProcess, &mut Ctx<Msg, Timer>)) -> Vec<Effect<Msg, Timer>> {
+    fn at(
+        p: &mut SwimProcess,
+        t_ms: u64,
+        f: impl FnOnce(&mut SwimProcess, &mut Ctx<Msg, Timer>),
+    ) -> Vec<Effect<Msg, Timer>> {
         let (me, np) = (p.me, p.view.len());
         effects_at(p, me, np, Duration::from_millis(t_ms), f)
     }
@@ -1578,7 +1622,10 @@ mod tests {
         assert!(!supersedes(&u(Suspect, 0), status(Suspect, 0)));
         assert!(supersedes(&u(Dead, 0), status(Suspect, 0)));
         assert!(!supersedes(&u(Suspect, 5), status(Dead, 0)));
-        assert!(supersedes(&u(Alive, 1), status(Dead, 0)), "a dead member rejoins");
+        assert!(
+            supersedes(&u(Alive, 1), status(Dead, 0)),
+            "a dead member rejoins"
+        );
         assert!(!supersedes(&u(Alive, 9), status(Left, 0)), "left is final");
         assert!(supersedes(&u(Left, 0), status(Dead, 3)));
         assert!(supersedes(&u(Alive, 0), None));
@@ -1598,13 +1645,25 @@ mod tests {
             };
             // Answered at once: no suspicion.
             at(&mut p, 20 * i + 1, |p, c| {
-                p.on_message(sends[0].0, Msg::Ack { seq, target: sends[0].0, gossip: vec![] }, c)
+                p.on_message(
+                    sends[0].0,
+                    Msg::Ack {
+                        seq,
+                        target: sends[0].0,
+                        gossip: vec![],
+                    },
+                    c,
+                )
             });
             targets.push(sends[0].0);
         }
         let mut first: Vec<Rank> = targets[..3].to_vec();
         first.sort_unstable();
-        assert_eq!(first, vec![1, 2, 3], "each member once per round: {targets:?}");
+        assert_eq!(
+            first,
+            vec![1, 2, 3],
+            "each member once per round: {targets:?}"
+        );
         let mut second: Vec<Rank> = targets[3..].to_vec();
         second.sort_unstable();
         assert_eq!(second, vec![1, 2, 3], "{targets:?}");
@@ -1625,19 +1684,31 @@ mod tests {
         assert_eq!(reqs.len(), 2, "k = 2: {fx:?}");
         for (h, m) in &reqs {
             assert_ne!(*h, target);
-            assert!(matches!(m, Msg::PingReq { target: t, seq: s, .. } if *t == target && *s == seq));
+            assert!(
+                matches!(m, Msg::PingReq { target: t, seq: s, .. } if *t == target && *s == seq)
+            );
         }
         let fx = at(&mut p, 40, |p, c| p.on_timer(Timer::Probe, c));
-        assert!(fx.contains(&Effect::SetTimer {
-            timer: Timer::Suspicion(target),
-            after: Duration::from_millis(300)
-        }), "{fx:?}");
+        assert!(
+            fx.contains(&Effect::SetTimer {
+                timer: Timer::Suspicion(target),
+                after: Duration::from_millis(300)
+            }),
+            "{fx:?}"
+        );
         assert_eq!(p.view[target], status(State::Suspect, 0));
         at(&mut p, 340, |p, c| p.on_timer(Timer::Suspicion(target), c));
         assert_eq!(p.view[target], status(State::Dead, 0));
         // The next message to anyone carries the news.
         let g = p.piggyback(1);
-        assert!(g.contains(&Update { member: target, state: State::Dead, inc: 0 }), "{g:?}");
+        assert!(
+            g.contains(&Update {
+                member: target,
+                state: State::Dead,
+                inc: 0
+            }),
+            "{g:?}"
+        );
     }
 
     #[test]
@@ -1645,7 +1716,15 @@ mod tests {
         let a = args();
         let mut helper = started(&a, 1, 4);
         let fx = at(&mut helper, 5, |p, c| {
-            p.on_message(0, Msg::PingReq { seq: 7, target: 2, gossip: vec![] }, c)
+            p.on_message(
+                0,
+                Msg::PingReq {
+                    seq: 7,
+                    target: 2,
+                    gossip: vec![],
+                },
+                c,
+            )
         });
         let (to, own) = match &sends_of(&fx)[0] {
             (t, Msg::Ping { seq, .. }) => (*t, *seq),
@@ -1653,11 +1732,26 @@ mod tests {
         };
         assert_eq!(to, 2);
         let fx = at(&mut helper, 6, |p, c| {
-            p.on_message(2, Msg::Ack { seq: own, target: 2, gossip: vec![] }, c)
+            p.on_message(
+                2,
+                Msg::Ack {
+                    seq: own,
+                    target: 2,
+                    gossip: vec![],
+                },
+                c,
+            )
         });
         assert_eq!(
             sends_of(&fx),
-            vec![(0, Msg::Ack { seq: 7, target: 2, gossip: vec![] })]
+            vec![(
+                0,
+                Msg::Ack {
+                    seq: 7,
+                    target: 2,
+                    gossip: vec![]
+                }
+            )]
         );
     }
 
@@ -1665,43 +1759,125 @@ mod tests {
     fn a_suspected_member_refutes_with_a_higher_incarnation() {
         let a = args();
         let mut p = started(&a, 2, 4);
-        let accuse = Update { member: 2, state: State::Suspect, inc: 0 };
-        let fx = at(&mut p, 50, |p, c| p.on_message(1, Msg::Ping { seq: 3, gossip: vec![accuse] }, c));
+        let accuse = Update {
+            member: 2,
+            state: State::Suspect,
+            inc: 0,
+        };
+        let fx = at(&mut p, 50, |p, c| {
+            p.on_message(
+                1,
+                Msg::Ping {
+                    seq: 3,
+                    gossip: vec![accuse],
+                },
+                c,
+            )
+        });
         assert_eq!(p.inc, 1);
         match &sends_of(&fx)[0] {
-            (1, Msg::Ack { seq: 3, target: 2, gossip }) => assert!(
-                gossip.contains(&Update { member: 2, state: State::Alive, inc: 1 }),
+            (
+                1,
+                Msg::Ack {
+                    seq: 3,
+                    target: 2,
+                    gossip,
+                },
+            ) => assert!(
+                gossip.contains(&Update {
+                    member: 2,
+                    state: State::Alive,
+                    inc: 1
+                }),
                 "{gossip:?}"
             ),
             other => panic!("{other:?}"),
         }
         // An old accusation is not refuted again.
-        at(&mut p, 60, |p, c| p.on_message(1, Msg::Ping { seq: 4, gossip: vec![accuse] }, c));
+        at(&mut p, 60, |p, c| {
+            p.on_message(
+                1,
+                Msg::Ping {
+                    seq: 4,
+                    gossip: vec![accuse],
+                },
+                c,
+            )
+        });
         assert_eq!(p.inc, 1);
         // And the accuser takes the refutation: alive again, its suspicion timer cancelled.
         let mut q = started(&a, 1, 4);
         at(&mut q, 10, |p, c| p.apply(accuse, c));
         assert_eq!(q.view[2], status(State::Suspect, 0));
-        let fx = at(&mut q, 20, |p, c| p.apply(Update { member: 2, state: State::Alive, inc: 1 }, c));
-        assert!(fx.contains(&Effect::CancelTimer(Timer::Suspicion(2))), "{fx:?}");
+        let fx = at(&mut q, 20, |p, c| {
+            p.apply(
+                Update {
+                    member: 2,
+                    state: State::Alive,
+                    inc: 1,
+                },
+                c,
+            )
+        });
+        assert!(
+            fx.contains(&Effect::CancelTimer(Timer::Suspicion(2))),
+            "{fx:?}"
+        );
         assert_eq!(q.view[2], status(State::Alive, 1));
     }
 
     #[test]
     fn buddy_system_tells_a_suspect_first() {
-        let a = Args { piggyback: 1, ..args() };
+        let a = Args {
+            piggyback: 1,
+            ..args()
+        };
         let mut p = started(&a, 0, 4);
-        at(&mut p, 10, |p, c| p.apply(Update { member: 3, state: State::Suspect, inc: 0 }, c));
-        at(&mut p, 10, |p, c| p.apply(Update { member: 1, state: State::Suspect, inc: 0 }, c));
+        at(&mut p, 10, |p, c| {
+            p.apply(
+                Update {
+                    member: 3,
+                    state: State::Suspect,
+                    inc: 0,
+                },
+                c,
+            )
+        });
+        at(&mut p, 10, |p, c| {
+            p.apply(
+                Update {
+                    member: 1,
+                    state: State::Suspect,
+                    inc: 0,
+                },
+                c,
+            )
+        });
         // To rank 3: its own suspicion, even though rank 1's is as fresh.
-        assert_eq!(p.piggyback(3)[0], Update { member: 3, state: State::Suspect, inc: 0 });
+        assert_eq!(
+            p.piggyback(3)[0],
+            Update {
+                member: 3,
+                state: State::Suspect,
+                inc: 0
+            }
+        );
     }
 
     #[test]
     fn gossip_is_sent_a_bounded_number_of_times() {
         let a = args();
         let mut p = started(&a, 0, 4);
-        at(&mut p, 10, |p, c| p.apply(Update { member: 3, state: State::Dead, inc: 0 }, c));
+        at(&mut p, 10, |p, c| {
+            p.apply(
+                Update {
+                    member: 3,
+                    state: State::Dead,
+                    inc: 0,
+                },
+                c,
+            )
+        });
         // 3 members known (0, 1, 2): λ·⌈log₂ 4⌉ = 6 sends.
         let mut sent = 0;
         for _ in 0..20 {
@@ -1716,13 +1892,27 @@ mod tests {
     #[test]
     fn join_through_the_seed_and_leave() {
         let a = Args {
-            joins: vec![At { rank: 3, at_ms: 100 }],
-            leaves: vec![At { rank: 2, at_ms: 300 }],
+            joins: vec![At {
+                rank: 3,
+                at_ms: 100,
+            }],
+            leaves: vec![At {
+                rank: 2,
+                at_ms: 300,
+            }],
             ..args()
         };
         let mut newcomer = started(&a, 3, 4);
         // Silent before its time.
-        assert!(at(&mut newcomer, 50, |p, c| p.on_message(1, Msg::Ping { seq: 1, gossip: vec![] }, c)).is_empty());
+        assert!(at(&mut newcomer, 50, |p, c| p.on_message(
+            1,
+            Msg::Ping {
+                seq: 1,
+                gossip: vec![]
+            },
+            c
+        ))
+        .is_empty());
         let fx = at(&mut newcomer, 100, |p, c| p.on_timer(Timer::Join, c));
         assert_eq!(sends_of(&fx), vec![(0, Msg::Join)]);
         let mut seed = started(&a, 0, 4);
@@ -1730,20 +1920,44 @@ mod tests {
         let fx = at(&mut seed, 101, |p, c| p.on_message(3, Msg::Join, c));
         assert_eq!(seed.view[3], status(State::Alive, 0));
         let ack = sends_of(&fx).pop().unwrap();
-        assert!(matches!(&ack, (3, Msg::JoinAck { members }) if members.len() == 4), "{ack:?}");
+        assert!(
+            matches!(&ack, (3, Msg::JoinAck { members }) if members.len() == 4),
+            "{ack:?}"
+        );
         at(&mut newcomer, 102, |p, c| p.on_message(0, ack.1, c));
         assert_eq!(newcomer.output().joined_ms, Some(102.0));
         assert!((0..4).all(|r| newcomer.view[r] == status(State::Alive, 0)));
         // The seed gossips the newcomer.
-        assert!(seed.piggyback(1).iter().any(|u| u.member == 3 && u.state == State::Alive));
+        assert!(seed
+            .piggyback(1)
+            .iter()
+            .any(|u| u.member == 3 && u.state == State::Alive));
 
         let mut leaver = started(&a, 2, 4);
         let fx = at(&mut leaver, 300, |p, c| p.on_timer(Timer::Leave, c));
-        assert!(fx.iter().any(|e| matches!(e, Effect::SetTimer { timer: Timer::Depart, .. })));
-        assert!(leaver.piggyback(1).contains(&Update { member: 2, state: State::Left, inc: 0 }));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::SetTimer {
+                timer: Timer::Depart,
+                ..
+            }
+        )));
+        assert!(leaver.piggyback(1).contains(&Update {
+            member: 2,
+            state: State::Left,
+            inc: 0
+        }));
         at(&mut leaver, 400, |p, c| p.on_timer(Timer::Depart, c));
         assert!(leaver.is_done());
-        assert!(at(&mut leaver, 401, |p, c| p.on_message(1, Msg::Ping { seq: 9, gossip: vec![] }, c)).is_empty());
+        assert!(at(&mut leaver, 401, |p, c| p.on_message(
+            1,
+            Msg::Ping {
+                seq: 9,
+                gossip: vec![]
+            },
+            c
+        ))
+        .is_empty());
     }
 
     #[test]
@@ -1753,20 +1967,54 @@ mod tests {
         at(&mut p, 1000, |p, c| p.on_timer(Timer::End, c));
         assert!(p.is_done());
         let fx = at(&mut p, 1001, |p, c| {
-            p.on_message(0, Msg::Ping { seq: 5, gossip: vec![Update { member: 2, state: State::Dead, inc: 0 }] }, c)
+            p.on_message(
+                0,
+                Msg::Ping {
+                    seq: 5,
+                    gossip: vec![Update {
+                        member: 2,
+                        state: State::Dead,
+                        inc: 0,
+                    }],
+                },
+                c,
+            )
         });
-        assert_eq!(sends_of(&fx), vec![(0, Msg::Ack { seq: 5, target: 1, gossip: vec![] })]);
-        assert_eq!(p.output().view[2], status(State::Alive, 0), "its view is frozen");
+        assert_eq!(
+            sends_of(&fx),
+            vec![(
+                0,
+                Msg::Ack {
+                    seq: 5,
+                    target: 1,
+                    gossip: vec![]
+                }
+            )]
+        );
+        assert_eq!(
+            p.output().view[2],
+            status(State::Alive, 0),
+            "its view is frozen"
+        );
     }
 
     #[test]
     fn lifeguard_slows_a_member_that_misses_its_acks() {
-        let a = Args { lifeguard: true, ..args() };
+        let a = Args {
+            lifeguard: true,
+            ..args()
+        };
         let mut p = started(&a, 0, 4);
         at(&mut p, 0, |p, c| p.on_timer(Timer::Probe, c));
         let fx = at(&mut p, 20, |p, c| p.on_timer(Timer::Probe, c));
         // One failed probe: health 1, the next period twice as long.
-        assert!(fx.contains(&Effect::SetTimer { timer: Timer::Probe, after: Duration::from_millis(40) }), "{fx:?}");
+        assert!(
+            fx.contains(&Effect::SetTimer {
+                timer: Timer::Probe,
+                after: Duration::from_millis(40)
+            }),
+            "{fx:?}"
+        );
         assert_eq!(p.output().max_health, 1);
     }
 
