@@ -1057,19 +1057,24 @@ pub fn check(args: &Args, run: &RunResult<SwimOutput>) -> Vec<Check> {
             }
         }
     }
-    let completeness = Check::from_violations(
-        "completeness",
-        if faults.crashes.is_empty() {
-            "no crash to detect".into()
-        } else if pairs == 0 {
-            format!("no crash leaves the bound of {bound} ms before the end: nothing required")
-        } else {
+    let completeness = if faults.crashes.is_empty() {
+        Check::from_violations("completeness", "no crash to detect".into(), incomplete)
+    } else {
+        Check::if_required(
+            "completeness",
+            if pairs == 0 {
+                Err(format!(
+                    "no crash leaves the bound of {bound} ms before the end of a correct member's run"
+                ))
+            } else {
+                Ok(())
+            },
             format!(
                 "{pairs} (crash, correct member) pairs: each crashed member declared dead within {bound} ms and never restored"
-            )
-        },
-        incomplete,
-    );
+            ),
+            incomplete,
+        )
+    };
 
     // Accuracy: no member declared dead while it was up and had not left.
     let mut false_dead = Vec::new();
