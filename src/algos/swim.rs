@@ -913,11 +913,9 @@ impl Process for SwimProcess {
                 self.end(ctx);
                 ctx.note("gone");
             }
-            Timer::End => {
-                if self.phase != Phase::Gone {
-                    self.end(ctx);
-                    self.phase = Phase::Over;
-                }
+            Timer::End if self.phase != Phase::Gone => {
+                self.end(ctx);
+                self.phase = Phase::Over;
             }
             _ => {}
         }
