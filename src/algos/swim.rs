@@ -2029,6 +2029,89 @@ mod tests {
     }
 
     #[test]
+    fn checker_catches_a_missed_crash_a_false_positive_and_a_killed_pause() {
+        use crate::shared::faults::{Crash, Partition};
+        let a = args();
+        let alive = status(State::Alive, 0);
+        let ev = |at_ms, member, state| Event {
+            at_ms,
+            member,
+            state,
+            inc: 0,
+        };
+        let out = |view: Vec<Option<Status>>, events: Vec<Event>| SwimOutput {
+            view,
+            events,
+            incarnation: 0,
+            joined_ms: Some(0.0),
+            left_ms: None,
+            end_ms: Some(1000.0),
+            probes: 0,
+            failed_probes: 0,
+            ping_reqs_sent: 0,
+            refutations: 0,
+            max_health: 0,
+        };
+        let dead = status(State::Dead, 0);
+        // Rank 3 crashes at 100 ms; rank 2 is paused during 300..400 ms.
+        let faults = FaultPlan {
+            crashes: vec![Crash {
+                rank: 3,
+                at_ms: 100,
+            }],
+            partitions: vec![Partition {
+                groups: vec![vec![2], vec![0, 1, 3]],
+                from_ms: 300,
+                to_ms: 400,
+            }],
+            ..Default::default()
+        };
+        let mut run = RunResult::of_outputs(
+            "swim",
+            faults,
+            vec![
+                // Detects the crash, but declares the paused rank dead.
+                out(
+                    vec![alive, alive, dead, dead],
+                    vec![
+                        ev(150.0, 3, State::Suspect),
+                        ev(450.0, 3, State::Dead),
+                        ev(320.0, 2, State::Suspect),
+                        ev(620.0, 2, State::Dead),
+                    ],
+                ),
+                // Never declares the crashed rank dead.
+                out(vec![alive, alive, alive, alive], vec![]),
+                out(vec![alive, alive, alive, alive], vec![]),
+                out(vec![alive; 4], vec![]),
+            ],
+        );
+        run.ranks[3].crashed = true;
+        let checks = check(&a, &run);
+        let by = |n: &str| checks.iter().find(|c| c.name == n).unwrap();
+        assert!(
+            !by("completeness").passed
+                && by("completeness")
+                    .detail
+                    .contains("rank 1 never declared rank 3"),
+            "{checks:?}"
+        );
+        assert!(
+            !by("accuracy").passed && by("accuracy").detail.contains("rank 2 dead"),
+            "{checks:?}"
+        );
+        assert!(
+            !by("refutation").passed
+                && by("refutation")
+                    .detail
+                    .contains("declared paused rank 2 dead"),
+            "{checks:?}"
+        );
+        // Neither joins nor leaves: not required, so passed.
+        assert!(by("joins").passed && by("leaves").passed);
+    }
+
+    #[test]
     fn bounds_grow_with_n() {
         let a = args();
         assert_eq!(ceil_log2(1), 0);
