@@ -158,3 +158,35 @@ fn bad_input() {
         assert!(!r.stderr.contains("panicked"));
     }
 }
+
+#[test]
+fn trace_diagram_and_report_of_one_run() {
+    let (trace, svg, report) = (
+        scratch("swim.log"),
+        scratch("swim.svg"),
+        scratch("swim-one.json"),
+    );
+    let r = direct(
+        "swim",
+        &args(&format!(
+            "--sim --np 4 --crash 1@50 --join 3@20 --duration 300 --suspicion 100 --trace {} \
+             --diagram {} --report {}",
+            trace.display(),
+            svg.display(),
+            report.display()
+        )),
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let log = std::fs::read_to_string(&trace).unwrap();
+    assert!(log.lines().count() > 50);
+    for line in log.lines() {
+        let (host, rest) = line.split_once(' ').unwrap();
+        assert!(host.starts_with("rank"), "{line}");
+        assert!(rest.starts_with('"') && rest.ends_with('}'), "{line}");
+    }
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("Ping"));
+    let rep = read_json(&report);
+    assert_eq!(rep["algorithm"], "swim");
+    assert!(log.contains("Join") && log.contains("JoinAck"));
+    assert_checks_passed(&rep);
+}
