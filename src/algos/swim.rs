@@ -47,8 +47,8 @@
 //!   it; and it is never restored. Required for each pair where the bound ends before the run.
 //! - **accuracy**: no correct member is ever declared dead by a correct member. SWIM's accuracy
 //!   is probabilistic; it is required where the plan makes a false confirmation negligible:
-//!   links losing at most [`ACCURACY_DROP`] of the messages, extra delays under the ping
-//!   timeout, every partition shorter than the suspicion timeout less the refutation margin;
+//!   links losing at most [`ACCURACY_DROP`] of the messages, extra delays under half a
+//!   period (or links that heal before the end), every partition shorter than the suspicion timeout less the refutation margin;
 //!   otherwise "not required" and the false positives are counted.
 //! - **joins**: every member that joined is known (alive or suspect) to every correct member at
 //!   the end, and knows them: required where its join leaves time (the join bound, plus the
