@@ -14,6 +14,7 @@ use mpidist::algos::map_reduce::tasks::TaskMode;
 use mpidist::algos::raft::Raft;
 use mpidist::algos::sequence_paxos::SequencePaxos;
 use mpidist::algos::single_paxos::SinglePaxos;
+use mpidist::algos::swim::Swim;
 use mpidist::shared::Algorithm;
 
 /// Draw `name`'s diagram of the run `flags`; check its legend against `declared`, and return
@@ -127,6 +128,11 @@ fn every_binary_draws_declared_kinds_in_distinct_colours_and_names_roles() {
             "failure-detector",
             "--sim --np 4 --crash 1@50",
             FailureDetector::KINDS,
+        ),
+        (
+            "swim",
+            "--sim --np 4 --crash 1@50 --duration 300 --suspicion 100",
+            Swim::KINDS,
         ),
         (
             "lamport",

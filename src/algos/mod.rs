@@ -14,3 +14,4 @@ pub mod raft;
 pub mod sequence_paxos;
 pub mod shared_counter;
 pub mod single_paxos;
+pub mod swim;

@@ -25,6 +25,7 @@ pub fn bin(name: &str) -> PathBuf {
         "distributed-hashmap" => PathBuf::from(env!("CARGO_BIN_EXE_distributed-hashmap")),
         "map-reduce" => PathBuf::from(env!("CARGO_BIN_EXE_map-reduce")),
         "anti-entropy" => PathBuf::from(env!("CARGO_BIN_EXE_anti-entropy")),
+        "swim" => PathBuf::from(env!("CARGO_BIN_EXE_swim")),
         other => panic!("unknown binary {other}"),
     }
 }
