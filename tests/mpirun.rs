@@ -157,26 +157,48 @@ fn bad_input_under_mpirun_says_one_sentence_once() {
     );
 }
 
-/// A real `kill -9` of one rank: MPI ends the job, and the wrapper says which rank died, by
-/// which signal, and how to crash a rank the algorithms survive.
+/// A real `kill -9` of one rank, by `scripts/kill RANK` (found by its rank, nothing else
+/// signalled): MPI ends the job, and the wrapper says which rank died, by which signal, and
+/// how to crash a rank the algorithms survive.
 #[test]
 fn a_rank_killed_by_a_signal_is_explained() {
     let _guard = mpirun_lock();
+    let kill = |line: &str| {
+        std::process::Command::new(root().join("scripts/kill"))
+            .args(args(line))
+            .output()
+            .unwrap()
+    };
+    // No job: nothing to signal, said in one sentence.
+    let none = kill("1");
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no running rank 1"));
     let child = std::process::Command::new(root().join("scripts/mpirun"))
         .args(args("-np 3"))
         .arg(bin("raft"))
-        .args(args("--requests 100000000 --seed 424242 --timeout 60"))
+        .args(args("--requests 100000000 --timeout 60"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    // The newest rank of this job (its seed marks it).
-    let killed = std::process::Command::new("pkill")
-        .args(["-9", "-n", "-f", "raft --requests 100000000 --seed 424242"])
-        .status()
-        .unwrap();
-    assert!(killed.success(), "no rank found to kill");
+    // Rank 1, as soon as it runs.
+    let started = std::time::Instant::now();
+    let said = loop {
+        let out = kill("--binary raft 1 KILL");
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "rank 1 never found: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(
+        said.starts_with("scripts/kill: sent SIGKILL to rank 1 of raft (pid "),
+        "{said}"
+    );
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(137), "{stderr}");
@@ -184,5 +206,16 @@ fn a_rank_killed_by_a_signal_is_explained() {
         stderr.contains("was killed by signal 9 (Killed), and MPI ended the whole job")
             && stderr.contains("use --crash RANK@MS"),
         "{stderr}"
+    );
+    // Open MPI names the rank; Hydra only its process id.
+    let pid = said
+        .rsplit("pid ")
+        .next()
+        .unwrap()
+        .trim()
+        .trim_end_matches(')');
+    assert!(
+        stderr.contains("rank 1 on host") || stderr.contains(&format!("(PID {pid})")),
+        "the dead rank named: {stderr}"
     );
 }
