@@ -63,15 +63,40 @@ impl CommitFigures {
         }
     }
 
-    /// The summary's words for them: "N commits, R commits/s ...; latency p50 ..., p99 ...".
+    /// The summary's words for them: "N commits, R commits/s ...; latency p50 ..., p99 ...",
+    /// or "no command answered, no latency" when none was (never a NaN).
     pub fn headline(&self) -> String {
-        let ms = |p: fn(&Latency) -> f64| self.commit_latency.as_ref().map_or(f64::NAN, p);
+        let latency = match &self.commit_latency {
+            Some(l) => format!("latency p50 {:.3} ms, p99 {:.3} ms", l.p50_ms, l.p99_ms),
+            None => "no command answered, no latency".to_string(),
+        };
         format!(
-            "{} commits, {:.0} commits/s on the client's clock; latency p50 {:.3} ms, p99 {:.3} ms",
+            "{} commits, {:.0} commits/s on the client's clock; {latency}",
             self.commits,
             self.commits_per_s.unwrap_or(0.0),
-            ms(|l| l.p50_ms),
-            ms(|l| l.p99_ms),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_with_no_answer_says_so_instead_of_nan() {
+        let f = CommitFigures {
+            commits: 0,
+            commits_per_s: None,
+            client_span_s: 0.0,
+            commit_latency: None,
+            communication_steps_per_commit: None,
+            messages_per_commit: None,
+            bytes_per_commit: None,
+            server_messages_per_commit: None,
+            theoretical_server_messages_per_commit: 4.0,
+        };
+        let line = f.headline();
+        assert!(!line.contains("NaN"), "{line}");
+        assert!(line.ends_with("no command answered, no latency"), "{line}");
     }
 }
