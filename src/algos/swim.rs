@@ -456,6 +456,17 @@ impl SwimProcess {
         r != self.me && matches!(self.view[r], Some(s) if s.state <= State::Suspect)
     }
 
+    /// Take `state` at this member's incarnation in its own view, and gossip it.
+    fn announce(&mut self, state: State) {
+        let inc = self.inc;
+        self.view[self.me] = Some(Status { state, inc });
+        self.enqueue(Update {
+            member: self.me,
+            state,
+            inc,
+        });
+    }
+
     fn enqueue(&mut self, u: Update) {
         self.queue.retain(|(q, _)| q.member != u.member);
         self.queue.push((u, 0));
@@ -547,27 +558,13 @@ impl SwimProcess {
                 self.inc = u.inc + 1;
                 self.out.refutations += 1;
                 self.healthier(false);
-                let alive = Update {
-                    member: self.me,
-                    state: State::Alive,
-                    inc: self.inc,
-                };
-                self.view[self.me] = Some(Status {
-                    state: State::Alive,
-                    inc: self.inc,
-                });
-                self.enqueue(alive);
+                self.announce(State::Alive);
                 ctx.note(format!("refute: alive at inc {}", self.inc));
             } else if matches!(u.state, State::Suspect | State::Dead) && self.phase == Phase::Member
             {
                 // An accusation already refuted: its sender missed the refutation (its gossip
                 // may be spent), so gossip it afresh, starting with the answer to that sender.
-                let alive = Update {
-                    member: self.me,
-                    state: State::Alive,
-                    inc: self.inc,
-                };
-                self.enqueue(alive);
+                self.announce(State::Alive);
             }
             return;
         }
@@ -741,16 +738,7 @@ impl Process for SwimProcess {
                     ctx.cancel_timer(Timer::Join);
                     ctx.note("joined");
                     self.merge(members, ctx);
-                    let me = Update {
-                        member: self.me,
-                        state: State::Alive,
-                        inc: self.inc,
-                    };
-                    self.view[self.me] = Some(Status {
-                        state: State::Alive,
-                        inc: self.inc,
-                    });
-                    self.enqueue(me);
+                    self.announce(State::Alive);
                     self.start_probing(ctx);
                 }
                 return;
@@ -891,16 +879,7 @@ impl Process for SwimProcess {
             Timer::Leave if self.phase == Phase::Member => {
                 self.phase = Phase::Leaving;
                 self.out.left_ms = Some(ms(ctx.now()));
-                let left = Update {
-                    member: self.me,
-                    state: State::Left,
-                    inc: self.inc,
-                };
-                self.view[self.me] = Some(Status {
-                    state: State::Left,
-                    inc: self.inc,
-                });
-                self.enqueue(left);
+                self.announce(State::Left);
                 ctx.note("leaving");
                 let np = self.view.len();
                 ctx.set_timer(

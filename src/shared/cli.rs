@@ -122,6 +122,31 @@ impl CommonArgs {
     pub fn wants_history(&self) -> bool {
         self.trace.is_some() || self.diagram.is_some()
     }
+    /// The refusals of a run made of MPI collectives (`what`: "collective mode", "--sync
+    /// allreduce"), each naming `instead`, the mode that has what was asked: the simulator (a
+    /// collective needs real ranks), faults (a collective cannot lose a rank or a message), a
+    /// trace or diagram (no point-to-point messages to draw).
+    pub fn refuse_for_collectives(
+        &self,
+        np: usize,
+        what: &str,
+        instead: &str,
+    ) -> Result<(), String> {
+        if self.simulated() {
+            return Err(format!(
+                "{what} runs under mpirun only (MPI collectives); --sim and --seeds run {instead}: add {instead}"
+            ));
+        }
+        let faults = self.faults();
+        faults.validate(np)?;
+        if !faults.is_empty() || faults.heal_ms.is_some() {
+            return Err(format!("{what} cannot lose a rank or a message inside an MPI collective: --crash, --drop, --dup, --delay, --partition and --restart are for {instead}"));
+        }
+        if self.wants_history() {
+            return Err(format!("{what} exchanges no point-to-point messages, so there is no trace or diagram to draw ({instead} has them)"));
+        }
+        Ok(())
+    }
 }
 
 fn parse_seeds(s: &str) -> Result<Range<u64>, String> {

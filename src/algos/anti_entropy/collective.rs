@@ -20,18 +20,7 @@ use crate::shared::Algorithm;
 
 /// The collective merge's refusals: the simulator, and faults a collective cannot survive.
 pub fn validate(_args: &Args, common: &CommonArgs, np: usize) -> Result<(), String> {
-    if common.simulated() {
-        return Err("--sync allreduce is one MPI collective merge and runs under mpirun only; --sim and --seeds run --sync gossip or --sync merkle".into());
-    }
-    let faults = common.faults();
-    faults.validate(np)?;
-    if !faults.is_empty() || faults.heal_ms.is_some() {
-        return Err("--sync allreduce cannot lose a rank or a message inside an MPI collective: --crash, --drop, --dup, --delay and --partition are for --sync gossip and --sync merkle".into());
-    }
-    if common.trace.is_some() || common.diagram.is_some() {
-        return Err("--sync allreduce exchanges no point-to-point messages, so there is no trace or diagram to draw (--sync gossip and merkle have them)".into());
-    }
-    Ok(())
+    common.refuse_for_collectives(np, "--sync allreduce", "--sync gossip or --sync merkle")
 }
 
 fn or_abort<T>(world: &World, r: Result<T, String>) -> T {

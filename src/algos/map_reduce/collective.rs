@@ -80,18 +80,7 @@ pub fn validate(_args: &Args, common: &CommonArgs, np: usize) -> Result<(), Stri
     if np == 0 {
         return Err("--np must be at least 1".into());
     }
-    if common.simulated() {
-        return Err("collective mode runs under mpirun (MPI collectives); --sim and --seeds run --mode tasks: add --mode tasks".into());
-    }
-    let faults = common.faults();
-    faults.validate(np)?;
-    if !faults.is_empty() || faults.heal_ms.is_some() {
-        return Err("collective mode cannot lose a rank or a message inside an MPI collective: --crash, --drop, --dup, --delay, --partition and --restart are for --mode tasks".into());
-    }
-    if common.trace.is_some() || common.diagram.is_some() {
-        return Err("collective mode exchanges no point-to-point messages, so there is no trace or diagram to draw (task mode has them)".into());
-    }
-    Ok(())
+    common.refuse_for_collectives(np, "collective mode", "--mode tasks")
 }
 
 /// Every rank's group: `group_size` consecutive ranks, or its host's index among the hosts
