@@ -313,9 +313,9 @@ impl Partial {
 const FETCH_WINDOW: usize = 32;
 
 /// A reducer merges at most this many of its own worker's buckets in one step, then lets its
-/// heartbeat and other messages through: the ~500 local buckets of a 1 GB job took 300 ms at
-/// once, the master's suspicion timeout, and the lone survivor of a crash was declared dead
-/// over and over (4,383 finished maps lost for one crash).
+/// heartbeat and other messages through: a worker's step is as long as its work, and a lone
+/// survivor of a crash holds every bucket of a 1 GB job (1,026) on its own; the master suspects
+/// a worker silent for `--suspect` ms.
 const LOCAL_BATCH: usize = 16;
 
 /// A worker's state.
